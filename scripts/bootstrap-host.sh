@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install what the test suite needs on a fresh Debian 12 machine (run as root):
+# apt packages, podman settings that work on this kind of host, and the Python venv.
+# Safe to re-run: every step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(podman runc debootstrap uidmap fuse-overlayfs make curl ca-certificates
+              openssh-client sshpass postgresql-client git)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# crun fails on this cgroup v1 host and podman's default nofile exceeds the hard limit.
+conf=/etc/containers/containers.conf.d/50-parametric-portal-tests.conf
+if [ ! -f "$conf" ]; then
+  mkdir -p "$(dirname "$conf")"
+  cat > "$conf" <<'CONF'
+# Written by parametric_portal.infra scripts/bootstrap-host.sh for the Molecule test hosts.
+[engine]
+runtime = "runc"
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+CONF
+fi
+
+# The venv, pinned by requirements.lock. Re-installed only when the lock changes.
+if [ ! -x .venv/bin/python ] || ! cmp -s requirements.lock .venv/.requirements.lock; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -r requirements.lock
+  cp requirements.lock .venv/.requirements.lock
+fi
+
+# The mise binary (npm package @jdxcode/mise) for the mise task test.
+if [ ! -x .tools/node_modules/.bin/mise ]; then
+  mkdir -p .tools
+  npm install --silent --prefix .tools @jdxcode/mise >/dev/null 2>&1 || \
+    echo "bootstrap: WARNING: npm install @jdxcode/mise failed; the mise test will fail" >&2
+fi
+echo "bootstrap: host ready"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The one test command (`make test`). On a fresh Debian 12 machine, as root, it installs what it
+# needs (apt packages, podman settings, the venv, the systemd test images) and then runs, in
+# order: yamllint, ansible-lint (production profile), ansible-test sanity, pytest, every Molecule
+# scenario, and the galaxy build. It ends with "N passed, N failed" over the stages and exits
+# non-zero when any stage failed.
+#   SCENARIOS="hardening k3s" make test   runs only those Molecule scenarios
+#   SKIP_MOLECULE=1 make test             skips Molecule (quick local loop; CI never sets it)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGDIR=${LOGDIR:-$ROOT/build/test-logs}
+mkdir -p "$LOGDIR"
+passed=0; failed=0; failed_names=()
+t0=$SECONDS
+
+stage() {  # stage NAME COMMAND...: run, log, count
+  local name=$1; shift
+  local log="$LOGDIR/${name//[:\/ ]/_}.log" start=$SECONDS rc
+  echo "==> $name"
+  "$@" >"$log" 2>&1; rc=$?
+  if [ $rc -eq 0 ]; then
+    passed=$((passed + 1)); echo "    ok   $name ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1)); failed_names+=("$name")
+    echo "    FAIL $name ($((SECONDS - start)) s, rc=$rc); last lines of $log:"
+    tail -n 40 "$log" | sed 's/^/    | /'
+  fi
+}
+
+# 1. Install. Without these nothing else can run, so a failure here stops the run.
+stage bootstrap bash scripts/bootstrap-host.sh
+stage images bash scripts/build-test-images.sh
+if [ $failed -ne 0 ]; then
+  echo "setup failed: ${failed_names[*]}"; echo "$passed passed, $failed failed"; exit 1
+fi
+export PATH="$ROOT/.venv/bin:$ROOT/.tools/node_modules/.bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections"
+export ANSIBLE_HOME="$ROOT/build/ansible-home"
+export PP_SHARED_DIR=${PP_SHARED_DIR:-$ROOT/../shared}
+
+# The collection, installed offline from its own build, so playbooks and tests use FQCNs.
+stage install-collection bash scripts/install-collection.sh
+
+# 2. Static checks.
+stage yamllint yamllint -s .
+stage ansible-lint ansible-lint --profile production
+stage sanity bash scripts/sanity.sh
+
+# 3. Unit and integration tests in Python (plugins, the GitOps tree, playbooks against real tools).
+pytest_run() {
+  pytest -q -p no:cacheprovider tests/unit tests/integration; local rc=$?
+  [ $rc -eq 5 ] && { echo "pytest collected no tests"; return 1; }
+  return $rc
+}
+stage pytest pytest_run
+
+# 4. Molecule: create, converge, idempotence, check, verify, destroy for every scenario.
+if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
+  scenarios=${SCENARIOS:-$(find extensions/molecule -mindepth 2 -maxdepth 2 -name molecule.yml \
+    -printf '%h\n' | xargs -rn1 basename | sort)}
+  for s in $scenarios; do
+    stage "molecule:$s" bash scripts/molecule.sh "$s"
+  done
+fi
+
+# 5. The release artifact.
+stage galaxy-build bash scripts/galaxy-build-check.sh
+
+echo "total $((SECONDS - t0)) s; logs in $LOGDIR"
+[ $failed -eq 0 ] || echo "failed stages: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
