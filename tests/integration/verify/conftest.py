@@ -1,0 +1,263 @@
+"""Real local endpoints for the verify tests: nginx (Debian package) and OpenSSH sshd.
+
+Everything listens on loopback only (127.0.9.1 = GOOD set, 127.0.9.2 = BAD set) on free ports
+picked at start, is started by the session fixture and stopped (by PID) at the end.
+
+GOOD: TLS 1.2/1.3 only, a default_server with ``ssl_reject_handshake on`` (SNI-strict), a
+certificate from a throw-away test CA valid 90 days for the test domains, every security header,
+301 from HTTP; sshd with PasswordAuthentication/KbdInteractiveAuthentication no; nothing on
+the "closed" port.
+BAD: TLS 1.0/1.1/1.2 (no 1.3; ciphers at @SECLEVEL=0 so OpenSSL 3 can serve TLS 1.0), the
+certificate served to everyone (no SNI strictness) is for the wrong name and expires in 5 days,
+302 from HTTP, short HSTS and no other header; a second listener "bad_tls13" offers TLS 1.3 only
+(so "TLS 1.2 accepted" can fail); sshd with PasswordAuthentication yes; a TCP listener on the
+"closed" port.
+
+Missing Debian packages (nginx-light or nginx, openssh-server, openssh-client, openssl, nftables)
+are installed with apt-get only if absent.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+GOOD_ADDR = "127.0.9.1"
+BAD_ADDR = "127.0.9.2"
+DOMAINS = ["a.verify.test", "b.verify.test"]
+_NEEDED = {"nginx": "nginx-light", "sshd": "openssh-server", "ssh": "openssh-client", "openssl": "openssl", "nft": "nftables"}
+
+
+def _which(binary):
+    return shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin:/usr/bin")
+
+
+def _ensure_packages():
+    missing = sorted({pkg for binary, pkg in _NEEDED.items() if not _which(binary)})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        pytest.fail("missing %s and not root to install them" % missing)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                   check=True, env=env, timeout=300, stdout=subprocess.DEVNULL)
+
+
+def _free_port(addr):
+    with socket.socket() as sock:
+        sock.bind((addr, 0))
+        return sock.getsockname()[1]
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def _make_pki(d: Path):
+    """Test CA, GOOD leaf (both domains, 90 days), BAD leaf (wrong name, 5 days)."""
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", "/CN=verify test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    for name, sans, days in (("good", ",".join("DNS:%s" % x for x in DOMAINS), 90), ("bad", "DNS:wrong.verify.test", 5)):
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "%s.key" % name,
+                 "-out", "%s.csr" % name, "-subj", "/CN=%s" % sans.split(",")[0][4:], cwd=d)
+        (d / ("%s.ext" % name)).write_text(
+            "subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" % sans)
+        _openssl("x509", "-req", "-in", "%s.csr" % name, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-days", str(days), "-extfile", "%s.ext" % name, "-out", "%s.crt" % name, cwd=d)
+
+
+_NGINX_HEAD = """
+worker_processes 1;
+pid {d}/{name}.pid;
+error_log {d}/{name}-error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/{name}-tmp/body;
+  proxy_temp_path {d}/{name}-tmp/proxy;
+  fastcgi_temp_path {d}/{name}-tmp/fastcgi;
+  uwsgi_temp_path {d}/{name}-tmp/uwsgi;
+  scgi_temp_path {d}/{name}-tmp/scgi;
+  default_type text/plain;
+  ssl_protocols {protocols};
+"""
+
+GOOD_NGINX = _NGINX_HEAD + """
+  # SNI-strict: a ClientHello without (or with an unknown) server_name is refused.
+  server {{
+    listen {addr}:{https} ssl default_server;
+    ssl_reject_handshake on;
+  }}
+  server {{
+    listen {addr}:{https} ssl;
+    server_name {domains};
+    ssl_certificate {d}/good.crt;
+    ssl_certificate_key {d}/good.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
+    add_header X-Frame-Options "DENY" always;
+    add_header X-Content-Type-Options "nosniff" always;
+    add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'" always;
+    add_header Referrer-Policy "strict-origin-when-cross-origin" always;
+    return 200 "good\\n";
+  }}
+  server {{
+    listen {addr}:{http} default_server;
+    return 301 https://$host$request_uri;
+  }}
+}}
+"""
+
+BAD_NGINX = _NGINX_HEAD + """
+  # Serves everyone (no SNI strictness), old protocols, wrong-name short-lived certificate.
+  server {{
+    listen {addr}:{https} ssl default_server;
+    server_name {domains};
+    ssl_certificate {d}/bad.crt;
+    ssl_certificate_key {d}/bad.key;
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2;
+    ssl_ciphers "ALL:@SECLEVEL=0";
+    add_header Strict-Transport-Security "max-age=300" always;
+    return 200 "bad\\n";
+  }}
+  server {{
+    listen {addr}:{https13} ssl default_server;
+    ssl_certificate {d}/bad.crt;
+    ssl_certificate_key {d}/bad.key;
+    ssl_protocols TLSv1.3;
+    return 200 "tls13 only\\n";
+  }}
+  server {{
+    listen {addr}:{http} default_server;
+    return 302 https://$host$request_uri;
+  }}
+}}
+"""
+
+SSHD_CONFIG = """
+ListenAddress {addr}
+Port {port}
+HostKey {d}/ssh_host_ed25519_key
+PidFile {d}/sshd-{name}.pid
+UsePAM no
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication {password}
+KbdInteractiveAuthentication {password}
+PermitRootLogin no
+LogLevel ERROR
+"""
+
+
+def _wait_tcp(addr, port, deadline=10.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            socket.create_connection((addr, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s:%s did not come up" % (addr, port))
+
+
+class Endpoints:
+    """Ports and paths of the running GOOD/BAD sets."""
+
+    def __init__(self, d: Path):
+        self.dir = d
+        self.ca_file = str(d / "ca.crt")
+        self.domains = list(DOMAINS)
+        self.good = {"address": GOOD_ADDR, "https_port": _free_port(GOOD_ADDR), "http_port": _free_port(GOOD_ADDR),
+                     "ssh_port": _free_port(GOOD_ADDR), "closed_port": _free_port(GOOD_ADDR)}
+        self.bad = {"address": BAD_ADDR, "https_port": _free_port(BAD_ADDR), "http_port": _free_port(BAD_ADDR),
+                    "ssh_port": _free_port(BAD_ADDR), "closed_port": _free_port(BAD_ADDR),
+                    "https13_port": _free_port(BAD_ADDR)}
+        self.good_nft = d / "good.nft"
+        self.bad_nft = d / "bad.nft"
+
+
+GOOD_NFT = """
+table inet filter {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    iifname "lo" accept
+    tcp dport { 22, 80, 443 } accept
+    ip saddr 10.42.0.0/16 udp dport 8472 accept
+  }
+}
+"""
+
+# The mistake to catch: flannel VXLAN opened to everybody.
+BAD_NFT = """
+table inet filter {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    tcp dport { 22, 80, 443 } accept
+    udp dport { 8472, 51820 } accept
+  }
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def endpoints():
+    _ensure_packages()
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
+    d = Path(tempfile.mkdtemp(prefix="pp-verify-"))
+    procs = []
+    listener = None
+    try:
+        _make_pki(d)
+        ep = Endpoints(d)
+        ep.good_nft.write_text(GOOD_NFT)
+        ep.bad_nft.write_text(BAD_NFT)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "ssh_host_ed25519_key")],
+                       check=True, timeout=30)
+        for name, tpl, s in (("good", GOOD_NGINX, ep.good), ("bad", BAD_NGINX, ep.bad)):
+            (d / ("%s-tmp" % name)).mkdir()
+            conf = d / ("nginx-%s.conf" % name)
+            conf.write_text(tpl.format(d=d, name=name, addr=s["address"], https=s["https_port"], http=s["http_port"],
+                                       https13=s.get("https13_port"), domains=" ".join(DOMAINS),
+                                       protocols="TLSv1.2 TLSv1.3" if name == "good" else "TLSv1 TLSv1.1 TLSv1.2"))
+            procs.append(subprocess.Popen([_which("nginx"), "-p", str(d), "-e", str(d / ("%s-startup.log" % name)),
+                                           "-c", str(conf), "-g", "daemon off;"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        for name, s, password in (("good", ep.good, "no"), ("bad", ep.bad, "yes")):
+            conf = d / ("sshd-%s.conf" % name)
+            conf.write_text(SSHD_CONFIG.format(d=d, name=name, addr=s["address"], port=s["ssh_port"], password=password))
+            procs.append(subprocess.Popen([_which("sshd"), "-D", "-e", "-f", str(conf)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        # BAD: something listens on the port that must be closed.
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((BAD_ADDR, ep.bad["closed_port"]))
+        listener.listen(8)
+        for s in (ep.good, ep.bad):
+            _wait_tcp(s["address"], s["https_port"])
+            _wait_tcp(s["address"], s["http_port"])
+            _wait_tcp(s["address"], s["ssh_port"])
+        _wait_tcp(BAD_ADDR, ep.bad["https13_port"])
+        yield ep
+    finally:
+        if listener is not None:
+            listener.close()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        shutil.rmtree(d, ignore_errors=True)
