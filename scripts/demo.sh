@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make demo`: run the real playbooks/site.yml against a local Ubuntu 24.04 systemd container that
+# stands in for the VPS, with a generated local inventory built on inventories/dev.
+# This machine has no internet: where an artifact cannot be downloaded (the K3s binary), the run
+# stops with a message saying what is missing and how to provide it:
+#   K3S_ARTIFACT_DIR=/path/with/k3s+sha256sum-amd64.txt make demo
+# Exit codes: 0 = site.yml completed, 3 = stopped at a missing artifact, 1 = any other failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+NAME=pp-demo-vps
+DEMO=$ROOT/build/demo
+INV=$DEMO/inventory
+
+bash scripts/bootstrap-host.sh
+bash scripts/build-test-images.sh pp-ubuntu2404
+export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections"
+bash scripts/install-collection.sh >/dev/null
+
+echo "demo: starting $NAME (Ubuntu 24.04, systemd; host-global sysctls masked so the demo cannot change this machine)"
+podman rm -f "$NAME" >/dev/null 2>&1 || true
+podman run -d --name "$NAME" --hostname demo-vps --systemd=always \
+  --cap-add SYS_ADMIN,NET_ADMIN,NET_RAW,AUDIT_CONTROL,AUDIT_WRITE \
+  --security-opt unmask=/proc/sys --security-opt "mask=$(bash scripts/container-sysctl-masks.sh)" \
+  localhost/pp-ubuntu2404:latest /sbin/init >/dev/null
+for _ in $(seq 1 60); do
+  state=$(podman exec "$NAME" systemctl is-system-running 2>/dev/null || true)
+  case $state in running|degraded) break ;; esac; sleep 1
+done
+echo "demo: container systemd state: ${state:-unknown}"
+ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME")
+
+rm -rf "$INV" && mkdir -p "$INV/group_vars/all"
+[ -f "$DEMO/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C demo-admin -f "$DEMO/id_ed25519"
+for f in main.yml environment.yml apps.yml; do ln -s "$ROOT/inventories/dev/group_vars/all/$f" "$INV/group_vars/all/$f"; done
+cp inventories/dev/group_vars/all/vault.yml.example "$INV/group_vars/all/vault.yml"
+cat > "$INV/hosts.yml" <<YAML
+---
+k3s_cluster:
+  children:
+    k3s_servers:
+      hosts:
+        demo-vps:
+          ansible_connection: containers.podman.podman
+          ansible_host: $NAME
+    k3s_agents:
+      hosts: {}
+YAML
+cat > "$INV/group_vars/all/zz-demo.yml" <<YAML
+---
+# Demo overrides (loaded after main.yml). The container shares this machine's disk, which may be
+# smaller than the spec's VPS, so the disk threshold is lowered here - and only here.
+ansible_user: root
+ansible_become: false
+infra_public_address: "$ip"
+preflight_min_disk_gb: 10
+hardening_admin_authorized_keys:
+  - "$(cat "$DEMO/id_ed25519.pub")"
+hardening_k3s_api_allowed_cidrs:
+  - "${ip%.*}.0/24"
+YAML
+
+extra=()
+if [ -n "${K3S_ARTIFACT_DIR:-}" ]; then extra+=(-e "k3s_artifact_dir=$K3S_ARTIFACT_DIR"); fi
+echo "demo: ansible-playbook playbooks/site.yml -i $INV ${extra[*]}"
+set +e
+ansible-playbook playbooks/site.yml -i "$INV" "${extra[@]}" 2>&1 | tee "$DEMO/site.log"
+rc=${PIPESTATUS[0]}
+set -e
+echo
+if [ "$rc" -eq 0 ]; then
+  echo "demo: site.yml completed against $NAME ($ip). Log: $DEMO/site.log"
+  exit 0
+fi
+last=$(grep -E '^TASK \[' "$DEMO/site.log" | tail -1)
+echo "demo: site.yml STOPPED (rc=$rc) at: $last"
+if grep -q 'k3s_artifact_dir' "$DEMO/site.log"; then
+  echo "demo: what is missing: the K3s release artifacts (the binary and sha256sum-<arch>.txt)."
+  echo "demo: this machine cannot download them. Put them in a directory and re-run:"
+  echo "        K3S_ARTIFACT_DIR=/path/to/dir make demo"
+  echo "demo: everything before that point (preflight, hardening) ran for real in $NAME;"
+  echo "      inspect it with: podman exec -it $NAME bash"
+  exit 3
+fi
+echo "demo: failed for another reason; see $DEMO/site.log"
+exit 1
