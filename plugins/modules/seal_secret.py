@@ -271,6 +271,8 @@ def fetch_certificate(params):
             header_params=headers, auth_settings=["BearerToken"])
         response = api.call_api(method, url, header_params=headers)
         response.read()
+        if not 200 <= response.status < 300:
+            raise RuntimeError("GET %s: HTTP %s %s" % (url, response.status, response.reason))
         return response.data
     response = api.call_api(CERT_PROXY_PATH, "GET", path_params, header_params=headers,
                             auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
