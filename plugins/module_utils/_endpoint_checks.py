@@ -593,3 +593,23 @@ def run_endpoint_checks(params, run_command, ssh_bin):
         for port in params.get("closed_tcp_ports") or []:
             rows.append(check_tcp_closed(address, port, timeout))
     return rows
+
+
+# --------------------------------------------------------------------------- report
+
+
+def format_table(rows):
+    """Pure: aligned text lines (header, rule, one line per row, summary) for a debug msg list."""
+    headers = ("CHECK", "TARGET", "RESULT", "DETAIL")
+    cells = [(str(r.get("check", "")), str(r.get("target", "")), str(r.get("result", "")), str(r.get("detail", "")))
+             for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers[:3])]
+
+    def line(values):
+        return " | ".join([values[i].ljust(widths[i]) for i in range(3)] + [values[3]]).rstrip()
+
+    lines = [line(headers), "-+-".join("-" * w for w in widths) + "-+-" + "-" * 6]
+    lines.extend(line(c) for c in cells)
+    counts = summarize(rows)
+    lines.append("%d checks: %d PASS, %d FAIL, %d SKIP" % (len(rows), counts[PASS], counts[FAIL], counts[SKIP]))
+    return lines

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from verify_nft_rulesets import BAD_NFT, GOOD_NFT  # noqa: F401  (written to files for the playbook tests)
+
 GOOD_ADDR = "127.0.9.1"
 BAD_ADDR = "127.0.9.2"
 DOMAINS = ["a.verify.test", "b.verify.test"]
@@ -182,31 +184,6 @@ class Endpoints:
                     "https13_port": _free_port(BAD_ADDR)}
         self.good_nft = d / "good.nft"
         self.bad_nft = d / "bad.nft"
-
-
-GOOD_NFT = """
-table inet filter {
-  chain input {
-    type filter hook input priority filter; policy drop;
-    ct state established,related accept
-    iifname "lo" accept
-    tcp dport { 22, 80, 443 } accept
-    ip saddr 10.42.0.0/16 udp dport 8472 accept
-  }
-}
-"""
-
-# The mistake to catch: flannel VXLAN opened to everybody.
-BAD_NFT = """
-table inet filter {
-  chain input {
-    type filter hook input priority filter; policy drop;
-    ct state established,related accept
-    tcp dport { 22, 80, 443 } accept
-    udp dport { 8472, 51820 } accept
-  }
-}
-"""
 
 
 @pytest.fixture(scope="session")

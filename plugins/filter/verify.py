@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: parametric_portal maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn collected post-deploy data into verify table rows (playbooks/verify.yml).
+
+All evaluation lives in the private module_utils ``_endpoint_checks`` (shared with the
+``endpoint_check`` module); these filters are deterministic wrappers.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.parametric_portal.infra.plugins.module_utils._endpoint_checks import (
+    evaluate_argocd_apps,
+    evaluate_nft_udp_port,
+    evaluate_nodes,
+    format_table,
+)
+
+
+def _resources(value, name):
+    if isinstance(value, dict) and "resources" in value:  # a registered k8s_info result
+        value = value["resources"]
+    if not isinstance(value, list):
+        raise AnsibleFilterError("%s expects a list of Kubernetes objects or a k8s_info result, got %s" % (name, type(value).__name__))
+    return value
+
+
+def verify_node_rows(value, target="cluster"):
+    return evaluate_nodes(_resources(value, "verify_node_rows"), target)
+
+
+def verify_argocd_rows(value, target="argocd"):
+    return evaluate_argocd_apps(_resources(value, "verify_argocd_rows"), target)
+
+
+def verify_nft_rows(value, port=8472, target="host"):
+    if not isinstance(value, dict):
+        raise AnsibleFilterError("verify_nft_rows expects the parsed JSON of 'nft -j list ruleset' (a dict)")
+    return [evaluate_nft_udp_port(value, int(port), target)]
+
+
+def verify_table(value):
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise AnsibleFilterError("verify_table expects a list of row dicts (check, target, result, detail)")
+    return format_table(value)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "verify_node_rows": verify_node_rows,
+            "verify_argocd_rows": verify_argocd_rows,
+            "verify_nft_rows": verify_nft_rows,
+            "verify_table": verify_table,
+        }

@@ -1,0 +1,129 @@
+"""Pure evaluation of verify data: Kubernetes objects, headers, redirects, ssh output, expiry, table."""
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from ansible_collections.parametric_portal.infra.plugins.filter import verify as filters
+from ansible_collections.parametric_portal.infra.plugins.module_utils import _endpoint_checks as ec
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "verify"
+
+
+def _items(name):
+    return json.loads((FIXTURES / name).read_text())["items"]
+
+
+@pytest.fixture(scope="module")
+def application_schema(crds_dir):
+    crd = yaml.safe_load((crds_dir / "argo-cd" / "v2.14.11" / "application-crd.yaml").read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("nodes-*.json")))
+def test_node_fixtures_match_the_kubernetes_schema(name):
+    for node in _items(name):
+        kubernetes_validate.validate(node, "1.32", strict=True)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("argocd-apps-*.json")))
+def test_application_fixtures_match_the_upstream_crd(name, application_schema):
+    for app in _items(name):
+        jsonschema.validate(app, application_schema)
+
+
+def test_nodes_all_ready():
+    rows = filters.verify_node_rows({"resources": _items("nodes-all-ready.handwritten.json")})
+    assert [(r["target"], r["result"]) for r in rows] == [("vps-1", "PASS"), ("vps-2", "PASS")]
+
+
+def test_nodes_not_ready_and_unknown_fail():
+    rows = filters.verify_node_rows(_items("nodes-not-ready.handwritten.json"))
+    assert [(r["target"], r["result"]) for r in rows] == [("vps-1", "PASS"), ("vps-2", "FAIL"), ("vps-3", "FAIL")]
+    assert "KubeletNotReady" in rows[1]["detail"] and "Ready=Unknown" in rows[2]["detail"]
+
+
+def test_no_nodes_is_a_failure():
+    assert [r["result"] for r in filters.verify_node_rows({"resources": []})] == ["FAIL"]
+
+
+def test_apps_synced_healthy():
+    rows = filters.verify_argocd_rows(_items("argocd-apps-synced-healthy.handwritten.json"))
+    assert [(r["target"], r["result"]) for r in rows] == [("argocd/api", "PASS"), ("argocd/icons", "PASS")]
+
+
+def test_apps_degraded():
+    rows = filters.verify_argocd_rows(_items("argocd-apps-degraded.handwritten.json"))
+    assert [(r["target"], r["result"]) for r in rows] == [
+        ("argocd/api", "PASS"), ("argocd/icons", "FAIL"), ("argocd/monitoring", "FAIL"), ("argocd/postgres", "FAIL")]
+    assert rows[1]["detail"] == "sync=OutOfSync health=Progressing"
+    assert "progress deadline" in rows[2]["detail"]
+    assert rows[3]["detail"] == "sync=Unknown health=Unknown"
+
+
+def test_filters_reject_wrong_input():
+    from ansible.errors import AnsibleFilterError
+    with pytest.raises(AnsibleFilterError, match="verify_node_rows"):
+        filters.verify_node_rows("nodes")
+    with pytest.raises(AnsibleFilterError, match="verify_table"):
+        filters.verify_table({"check": "x"})
+
+
+@pytest.mark.parametrize("status,location,result", [
+    (301, "https://a.example/", "PASS"), (308, "https://a.example/x", "PASS"), (302, "https://a.example/", "FAIL"),
+    (307, "https://a.example/", "FAIL"), (301, "http://a.example/", "FAIL"), (301, None, "FAIL"), (200, None, "FAIL"),
+])
+def test_redirect(status, location, result):
+    assert ec.evaluate_redirect(status, location)[0] == result
+
+
+@pytest.mark.parametrize("value,age", [
+    ("max-age=31536000; includeSubDomains; preload", 31536000), ("includeSubDomains; max-age=\"63072000\"", 63072000),
+    ("MAX-AGE = 10", 10), ("includeSubDomains", None), ("", None), (None, None),
+])
+def test_hsts_parse(value, age):
+    assert ec.parse_hsts_max_age(value) == age
+
+
+def test_headers_boundaries():
+    good = {"strict-transport-security": "max-age=31536000", "x-frame-options": "sameorigin",
+            "x-content-type-options": "nosniff", "content-security-policy": "default-src 'self'", "referrer-policy": "no-referrer"}
+    assert [r["result"] for r in ec.evaluate_headers(good, 31536000, "t")] == ["PASS"] * 5
+    bad = dict(good, **{"strict-transport-security": "max-age=31535999", "x-frame-options": "ALLOW-FROM https://x",
+                        "x-content-type-options": "sniff", "content-security-policy": " ", "referrer-policy": ""})
+    assert [r["result"] for r in ec.evaluate_headers(bad, 31536000, "t")] == ["FAIL"] * 5
+    assert [r["result"] for r in ec.evaluate_headers({}, 31536000, "t", 404)] == ["FAIL"] * 5
+
+
+@pytest.mark.parametrize("output,result,methods", [
+    ("debug1: Authentications that can continue: publickey\r\n", "PASS", ["publickey"]),
+    ("debug1: Authentications that can continue: publickey,password\n", "FAIL", ["password", "publickey"]),
+    ("debug1: Authentications that can continue: publickey,keyboard-interactive\n", "FAIL", ["keyboard-interactive", "publickey"]),
+    ("ssh: connect to host 127.0.0.1 port 1: Connection refused\n", "FAIL", None),
+])
+def test_ssh_methods(output, result, methods):
+    assert ec.parse_ssh_auth_methods(output) == methods
+    assert ec.evaluate_ssh_methods(ec.parse_ssh_auth_methods(output))[0] == result
+
+
+def test_expiry_boundary():
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    assert ec.evaluate_expiry(now + datetime.timedelta(days=14), 14, now)[0] == "PASS"
+    assert ec.evaluate_expiry(now + datetime.timedelta(days=13, hours=23), 14, now)[0] == "FAIL"
+    assert ec.evaluate_expiry(now - datetime.timedelta(days=1), 14, now)[0] == "FAIL"
+
+
+def test_table_alignment_and_summary():
+    rows = [ec.row("TLS 1.0 refused", "a @ 1:443", "PASS", "refused"), ec.row("SSH", "1:22", "FAIL", "offered: password"),
+            ec.row("Nodes", "cluster", "SKIP", "SKIPPED (no kubeconfig)")]
+    lines = filters.verify_table(rows)
+    assert lines[0].startswith("CHECK") and "RESULT" in lines[0]
+    assert len({line.index("|") for line in lines[:1] + lines[2:5]}) == 1
+    assert lines[-1] == "3 checks: 1 PASS, 1 FAIL, 1 SKIP"
