@@ -349,3 +349,24 @@ def test_fingerprint_is_keyed_and_bound_to_label():
     assert a != s.fingerprint("k1", b"ns/n", "pw", b"secret2")
     # the unkeyed hash of the plaintext is not what is stored
     assert hashlib.sha256(b"secret").hexdigest() not in a
+
+
+def test_fast_yaml_equals_pyyaml(kp2048):
+    """dump_yaml writes encryptedData itself; it must be exactly what PyYAML writes."""
+    import yaml
+
+    cert = s.load_certificate(kp2048.cert_pem)
+    keys = ["A", "yes", "No", "true", "null", "Y", "n", "123", "1e3", "0x1F", "-dash", ".dot", "_u", "a.b-c_d",
+            "on", "OFF", "~", "inf", ".inf", "NaN", "2024-01-01", "x" * 253]
+    keys = [k for k in keys if s._KEY_RE.match(k)]
+    req = s.build_request(name="db", namespace="ns1", string_data={k: "v" for k in keys})
+    obj = s.seal(cert, req, fingerprint_key="fk").object
+    obj["spec"]["encryptedData"]["handmade"] = "not base64: really"  # a merged file may hold anything
+    expected = "---\n" + yaml.dump(obj, Dumper=yaml.SafeDumper, default_flow_style=False, sort_keys=True,
+                                   allow_unicode=True, width=1 << 30)
+    assert s.dump_yaml(obj) == expected
+    assert yaml.safe_load(s.dump_yaml(obj)) == obj
+    empty = s.seal(cert, s.build_request(name="db", namespace="ns1", string_data={"a": "b"}), remove_keys=[]).object
+    empty["spec"]["encryptedData"] = {}
+    assert s.dump_yaml(empty) == "---\n" + yaml.dump(empty, Dumper=yaml.SafeDumper, default_flow_style=False,
+                                                      sort_keys=True, allow_unicode=True, width=1 << 30)
