@@ -174,3 +174,1093 @@ def workload_restricted_violations(objects: Iterable[Any]) -> List[str]:
             for message in restricted_violations(spec):
                 out.append("%s/%s: %s.%s" % (obj.get("kind"), meta.get("name"), path, message))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Apps model and environment table: validation with messages that name the field
+# --------------------------------------------------------------------------------------------
+import re  # noqa: E402  (kept next to the code that uses it)
+
+APP_KINDS = ("node-api", "spa")
+RATE_LIMITS = ("api", "web", "none")
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+TAG_POLICIES = ("immutable", "mutable")
+NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+IMAGE_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$")
+IMMUTABLE_TAG_RE = re.compile(r"^sha-[0-9a-f]{7}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+QUANTITY_CPU_RE = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
+QUANTITY_MEM_RE = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+URL_SRC_RE = re.compile(r"^(https|wss)://[a-z0-9.-]+(:[0-9]+)?(/[^\s;,']*)?$")
+HEALTH_PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+PART_OF = "parametric-portal"
+
+APP_DEFAULTS = {
+    "node-api": {"health_path": "/health", "requests": {"cpu": "100m", "memory": "256Mi"}},
+    "spa": {"health_path": "/", "requests": {"cpu": "50m", "memory": "64Mi"}},
+}
+
+
+class ManifestError(ValueError):
+    """Bad apps model / environment input; the message starts with the offending field."""
+
+
+def _fail(field: str, message: str) -> None:
+    raise ManifestError("%s: %s" % (field, message))
+
+
+def _bool(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        _fail(field, "must be true or false, got %r" % (value,))
+    return value
+
+
+def _str(value: Any, field: str, regex: Any = None, expected: str = "") -> str:
+    if not isinstance(value, str) or not value:
+        _fail(field, "must be a non-empty string%s, got %r" % (" (" + expected + ")" if expected else "", value))
+    if regex is not None and not regex.match(value):
+        _fail(field, "%r is not valid: expected %s" % (value, expected or regex.pattern))
+    return value
+
+
+def _int(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(field, "must be an integer between %d and %d, got %r" % (low, high, value))
+    if not low <= value <= high:
+        _fail(field, "%d is out of range: expected %d-%d" % (value, low, high))
+    return value
+
+
+def _resources(value: Any, field: str) -> Dict[str, str]:
+    if not isinstance(value, dict) or set(value) - {"cpu", "memory"} or not value:
+        _fail(field, "must be a mapping with cpu and/or memory, got %r" % (value,))
+    out = {}
+    if "cpu" in value:
+        out["cpu"] = _str(str(value["cpu"]), field + ".cpu", QUANTITY_CPU_RE, "a CPU quantity like 500m or 1")
+    if "memory" in value:
+        out["memory"] = _str(str(value["memory"]), field + ".memory", QUANTITY_MEM_RE, "a memory quantity like 512Mi")
+    return out
+
+
+def validate_apps(apps: Any, field: str = "infra_apps") -> List[Dict[str, Any]]:
+    """Checked and normalised copy of the apps model (defaults filled in).
+
+    Raises ManifestError naming the field, e.g. ``infra_apps[1].port: 70000 is out of range``.
+    """
+    if not isinstance(apps, list) or not apps:
+        _fail(field, "must be a non-empty list of apps")
+    known = {"name", "kind", "domain", "port", "image", "rate_limit", "connect_src", "www_redirect",
+             "health_path", "run_as_user", "requests", "env"}
+    out: List[Dict[str, Any]] = []
+    names: Dict[str, int] = {}
+    domains: Dict[str, int] = {}
+    ports: Dict[int, int] = {}
+    for index, app in enumerate(apps):
+        where = "%s[%d]" % (field, index)
+        if not isinstance(app, dict):
+            _fail(where, "must be a mapping, got %r" % (app,))
+        unknown = sorted(set(app) - known)
+        if unknown:
+            _fail("%s.%s" % (where, unknown[0]), "unknown key (known: %s)" % ", ".join(sorted(known)))
+        name = _str(app.get("name"), where + ".name", NAME_RE, "a DNS label: lower-case letters, digits, '-', max 40")
+        where = "%s[%d] (%s)" % (field, index, name)
+        if name in names:
+            _fail(where + ".name", "duplicate app name %r (also %s[%d])" % (name, field, names[name]))
+        names[name] = index
+        kind = app.get("kind")
+        if kind not in APP_KINDS:
+            _fail(where + ".kind", "must be one of %s, got %r" % (", ".join(APP_KINDS), kind))
+        domain = _str(app.get("domain"), where + ".domain", DOMAIN_RE, "a lower-case DNS name like api.example.com")
+        www = _bool(app.get("www_redirect", False), where + ".www_redirect")
+        for host in [domain] + (["www." + domain] if www else []):
+            if host in domains:
+                _fail(where + ".domain", "domain %r is already used by %s[%d]" % (host, field, domains[host]))
+            domains[host] = index
+        port = _int(app.get("port"), where + ".port", 1024, 65535)
+        if port in ports:
+            _fail(where + ".port", "port %d is already used by %s[%d]" % (port, field, ports[port]))
+        ports[port] = index
+        image = _str(app.get("image"), where + ".image", IMAGE_RE,
+                     "an image repository without tag or digest, like ghcr.io/org/app")
+        rate_limit = app.get("rate_limit", "none")
+        if rate_limit not in RATE_LIMITS:
+            _fail(where + ".rate_limit", "must be one of %s, got %r" % (", ".join(RATE_LIMITS), rate_limit))
+        connect_src = app.get("connect_src", [])
+        if not isinstance(connect_src, list):
+            _fail(where + ".connect_src", "must be a list of https:// or wss:// origins")
+        for cindex, src in enumerate(connect_src):
+            _str(src, "%s.connect_src[%d]" % (where, cindex), URL_SRC_RE, "an https:// or wss:// origin")
+        defaults = APP_DEFAULTS[kind]
+        health = _str(app.get("health_path", defaults["health_path"]), where + ".health_path", HEALTH_PATH_RE,
+                      "an absolute URL path like /health")
+        run_as_user = _int(app.get("run_as_user", 10001), where + ".run_as_user", 1, 2147483647)
+        requests = _resources(app.get("requests", defaults["requests"]), where + ".requests")
+        env = app.get("env", {})
+        if not isinstance(env, dict) or not all(isinstance(k, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k) for k in env):
+            _fail(where + ".env", "must be a mapping of environment variable names to values")
+        if "LOG_LEVEL" in env or "PORT" in env:
+            _fail(where + ".env", "LOG_LEVEL and PORT are set by the generator (log_level, port)")
+        out.append({
+            "name": name, "kind": kind, "domain": domain, "www_redirect": www, "port": port, "image": image,
+            "rate_limit": rate_limit, "connect_src": list(connect_src), "health_path": health,
+            "run_as_user": run_as_user, "requests": requests, "env": {k: str(v) for k, v in env.items()},
+        })
+    return out
+
+
+def validate_environment(name: str, env: Any, apps: List[Dict[str, Any]], field: str = "") -> Dict[str, Any]:
+    """Checked and normalised environment table (the spec's section 4 column) for one environment."""
+    field = field or "infra_env (%s)" % name
+    if not isinstance(env, dict):
+        _fail(field, "must be a mapping")
+    known = {"namespace", "image_tag", "image_tag_policy", "log_level", "ingress", "tls", "rate_limiting",
+             "tls_store", "cert_resolver", "app_defaults", "apps", "postgres"}
+    unknown = sorted(set(env) - known)
+    if unknown:
+        _fail("%s.%s" % (field, unknown[0]), "unknown key (known: %s)" % ", ".join(sorted(known)))
+    namespace = _str(env.get("namespace"), field + ".namespace", NAME_RE, "a namespace name (DNS label)")
+    policy = env.get("image_tag_policy", "mutable")
+    if policy not in TAG_POLICIES:
+        _fail(field + ".image_tag_policy", "must be one of %s, got %r" % (", ".join(TAG_POLICIES), policy))
+    tag = image_tag(env.get("image_tag"), policy, field + ".image_tag")
+    log_level = env.get("log_level")
+    if log_level not in LOG_LEVELS:
+        _fail(field + ".log_level", "must be one of %s, got %r" % (", ".join(LOG_LEVELS), log_level))
+    flags = {k: _bool(env.get(k, False), "%s.%s" % (field, k)) for k in ("ingress", "tls", "rate_limiting", "tls_store")}
+    if not flags["ingress"]:
+        for key in ("tls", "rate_limiting", "tls_store"):
+            if flags[key]:
+                _fail("%s.%s" % (field, key), "needs ingress: true (without ingress there is nothing to %s)" % key)
+    elif not flags["tls"]:
+        _fail(field + ".tls", "ingress without TLS is not supported: set tls: true or ingress: false")
+    resolver = _str(env.get("cert_resolver", "letsencrypt"), field + ".cert_resolver", NAME_RE, "a Traefik resolver name")
+    defaults = env.get("app_defaults", {}) or {}
+    per_app = env.get("apps", {}) or {}
+    if not isinstance(per_app, dict) or not isinstance(defaults, dict):
+        _fail(field + ".apps", "must be a mapping app name -> settings")
+    app_names = [a["name"] for a in apps]
+    for extra in sorted(set(per_app) - set(app_names)):
+        _fail("%s.apps.%s" % (field, extra), "no app of that name in infra_apps (apps: %s)" % ", ".join(app_names))
+    settings = {}
+    for app in apps:
+        where = "%s.apps.%s" % (field, app["name"])
+        merged = dict(defaults)
+        merged.update(per_app.get(app["name"]) or {})
+        unknown = sorted(set(merged) - {"replicas", "hpa", "limits", "requests"})
+        if unknown:
+            _fail("%s.%s" % (where, unknown[0]), "unknown key (known: hpa, limits, replicas, requests)")
+        replicas = _int(merged.get("replicas", 1), where + ".replicas", 1, 100)
+        hpa = merged.get("hpa")
+        if hpa is not None:
+            if not isinstance(hpa, dict):
+                _fail(where + ".hpa", "must be null or a mapping with min, max, cpu_utilization, memory_utilization")
+            bad = sorted(set(hpa) - {"min", "max", "cpu_utilization", "memory_utilization"})
+            if bad:
+                _fail("%s.hpa.%s" % (where, bad[0]), "unknown key (known: cpu_utilization, max, memory_utilization, min)")
+            low = _int(hpa.get("min"), where + ".hpa.min", 1, 100)
+            high = _int(hpa.get("max"), where + ".hpa.max", 1, 100)
+            if low > high:
+                _fail(where + ".hpa.min", "min replicas %d is greater than max replicas %d" % (low, high))
+            hpa = {"min": low, "max": high,
+                   "cpu_utilization": _int(hpa.get("cpu_utilization", 70), where + ".hpa.cpu_utilization", 1, 100),
+                   "memory_utilization": _int(hpa.get("memory_utilization", 80), where + ".hpa.memory_utilization", 1, 100)}
+        if "limits" not in merged:
+            _fail(where + ".limits", "is required (memory and cpu limits, e.g. {memory: 512Mi, cpu: 500m})")
+        limits = _resources(merged["limits"], where + ".limits")
+        if set(limits) != {"cpu", "memory"}:
+            _fail(where + ".limits", "needs both cpu and memory")
+        requests = _resources(merged["requests"], where + ".requests") if "requests" in merged else dict(app["requests"])
+        settings[app["name"]] = {"replicas": replicas, "hpa": hpa, "limits": limits, "requests": requests}
+    postgres = env.get("postgres", {}) or {}
+    if not isinstance(postgres, dict):
+        _fail(field + ".postgres", "must be a mapping")
+    cluster = _str(postgres.get("cluster_name", "postgres"), field + ".postgres.cluster_name", NAME_RE, "a DNS label")
+    return dict(flags, name=name, namespace=namespace, image_tag=tag, image_tag_policy=policy, log_level=log_level,
+                cert_resolver=resolver, apps=settings, postgres=dict(postgres, cluster_name=cluster))
+
+
+def image_tag(tag: Any, policy: str = "mutable", field: str = "image_tag") -> str:
+    """Check an image tag against the environment's tag policy and return it.
+
+    ``immutable`` (prod): exactly ``sha-`` + 7 lower-case hex digits. ``mutable`` (dev): any valid
+    tag except ``latest``.
+    """
+    if policy == "immutable":
+        return _str(tag, field, IMMUTABLE_TAG_RE, "an immutable tag sha-XXXXXXX (sha- and 7 lower-case hex digits)")
+    tag = _str(tag, field, TAG_RE, "a container image tag")
+    if tag == "latest":
+        _fail(field, "'latest' is not allowed: use a named tag")
+    return tag
+
+
+def image_reference(image: str, tag: Any, policy: str = "mutable") -> str:
+    """``repository:tag`` after checking the repository and the tag (see image_tag)."""
+    _str(image, "image", IMAGE_RE, "an image repository without tag or digest, like ghcr.io/org/app")
+    return "%s:%s" % (image, image_tag(tag, policy))
+
+
+# --------------------------------------------------------------------------------------------
+# Object builders
+# --------------------------------------------------------------------------------------------
+def restricted_security_context(run_as_user: int = 10001, run_as_group: Optional[int] = None) -> Dict[str, dict]:
+    """Pod- and container-level securityContext that satisfy PSS restricted (plus read-only root).
+
+    Returns ``{"pod": {...}, "container": {...}}``.
+    """
+    if isinstance(run_as_user, bool) or not isinstance(run_as_user, int) or run_as_user < 1:
+        raise ManifestError("run_as_user: must be a positive integer (0 is root), got %r" % (run_as_user,))
+    group = run_as_user if run_as_group is None else run_as_group
+    seccomp = {"type": "RuntimeDefault"}
+    return {
+        "pod": {"runAsNonRoot": True, "runAsUser": run_as_user, "runAsGroup": group, "fsGroup": group,
+                "seccompProfile": dict(seccomp)},
+        "container": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                      "runAsUser": run_as_user, "runAsGroup": group, "privileged": False,
+                      "capabilities": {"drop": ["ALL"]}, "seccompProfile": dict(seccomp)},
+    }
+
+
+def middleware_chain(app: Dict[str, Any], rate_limiting: bool = True) -> List[str]:
+    """Ordered middleware names of an app's chain: www redirect, rate limit, security headers, compress."""
+    chain = []
+    if app.get("www_redirect"):
+        chain.append("%s-www-redirect" % app["name"])
+    if rate_limiting and app.get("rate_limit", "none") != "none":
+        chain.append("rate-limit-%s" % app["rate_limit"])
+    chain.append("%s-security-headers" % app["name"])
+    chain.append("compress")
+    return chain
+
+
+def content_security_policy(app: Dict[str, Any]) -> str:
+    """CSP of an app: strict ``'self'`` for SPAs with the app's connect-src, ``'none'`` for APIs."""
+    connect = " ".join(["'self'"] + list(app.get("connect_src") or []))
+    if app.get("kind") == "node-api":
+        return "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+            "connect-src %s; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "upgrade-insecure-requests" % connect)
+
+
+def _labels(name: str, component: str = "") -> Dict[str, str]:
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF}
+    if component:
+        labels["app.kubernetes.io/component"] = component
+    return labels
+
+
+def _meta(name: str, namespace: Optional[str] = None, labels: Optional[dict] = None,
+          annotations: Optional[dict] = None) -> dict:
+    meta: Dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    if labels:
+        meta["labels"] = labels
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def _probe(app: Dict[str, Any], period: int, failure: int) -> dict:
+    return {"httpGet": {"path": app["health_path"], "port": "http"}, "periodSeconds": period,
+            "timeoutSeconds": 3, "failureThreshold": failure}
+
+
+def deployment(app: Dict[str, Any], namespace: str, limits: Dict[str, str], log_level: str = "INFO") -> dict:
+    sc = restricted_security_context(app["run_as_user"])
+    env = [{"name": "PORT", "value": str(app["port"])}, {"name": "LOG_LEVEL", "value": log_level}]
+    if app["kind"] == "node-api":
+        env.append({"name": "NODE_ENV", "value": "production"})
+    env.extend({"name": k, "value": v} for k, v in sorted(app["env"].items()))
+    liveness = _probe(app, 10, 3)
+    liveness["initialDelaySeconds"] = 10
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(app["name"], namespace, _labels(app["name"], "api" if app["kind"] == "node-api" else "frontend")),
+        "spec": {
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": app["name"]}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": _labels(app["name"], "api" if app["kind"] == "node-api" else "frontend")},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": sc["pod"],
+                    "containers": [{
+                        "name": app["name"],
+                        # The tag comes from the overlay (kustomize images:): dev or sha-XXXXXXX.
+                        "image": app["image"],
+                        "imagePullPolicy": "IfNotPresent",
+                        "ports": [{"name": "http", "containerPort": app["port"], "protocol": "TCP"}],
+                        "env": env,
+                        "resources": {"requests": dict(app["requests"]), "limits": dict(limits)},
+                        "livenessProbe": liveness,
+                        "readinessProbe": _probe(app, 5, 3),
+                        "securityContext": sc["container"],
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def service(app: Dict[str, Any], namespace: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(app["name"], namespace, _labels(app["name"])),
+        "spec": {"type": "ClusterIP", "selector": {"app.kubernetes.io/name": app["name"]},
+                 "ports": [{"name": "http", "port": app["port"], "targetPort": "http", "protocol": "TCP"}]},
+    }
+
+
+def _host_rule(hosts: List[str]) -> str:
+    return " || ".join("Host(`%s`)" % h for h in hosts)
+
+
+def app_ingressroute(app: Dict[str, Any], namespace: str, cert_resolver: str) -> dict:
+    hosts = [app["domain"]] + (["www." + app["domain"]] if app["www_redirect"] else [])
+    tls: Dict[str, Any] = {"certResolver": cert_resolver, "domains": [{"main": app["domain"]}]}
+    if app["www_redirect"]:
+        tls["domains"][0]["sans"] = ["www." + app["domain"]]
+    return {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "IngressRoute",
+        "metadata": _meta("%s-https" % app["name"], namespace, _labels(app["name"])),
+        "spec": {
+            "entryPoints": ["websecure"],
+            "routes": [{"kind": "Rule", "match": _host_rule(hosts),
+                        "middlewares": [{"name": "%s-middleware-chain" % app["name"]}],
+                        "services": [{"name": app["name"], "port": app["port"]}]}],
+            "tls": tls,
+        },
+    }
+
+
+def security_headers(name: str, namespace: str, csp: str, labels: Optional[dict] = None) -> dict:
+    return {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "Middleware",
+        "metadata": _meta(name, namespace, labels),
+        "spec": {"headers": {
+            "stsSeconds": 31536000, "stsIncludeSubdomains": True, "stsPreload": True, "forceSTSHeader": True,
+            "frameDeny": True, "contentTypeNosniff": True, "browserXssFilter": True,
+            "referrerPolicy": "strict-origin-when-cross-origin",
+            "permissionsPolicy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+            "contentSecurityPolicy": csp,
+            "customResponseHeaders": {"Server": "", "X-Powered-By": ""},
+        }},
+    }
+
+
+def app_middlewares(app: Dict[str, Any], namespace: str, rate_limiting: bool = True) -> List[dict]:
+    labels = _labels(app["name"])
+    docs = [security_headers("%s-security-headers" % app["name"], namespace, content_security_policy(app), labels)]
+    if app["www_redirect"]:
+        docs.append({
+            "apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+            "metadata": _meta("%s-www-redirect" % app["name"], namespace, labels),
+            "spec": {"redirectRegex": {"regex": "^https?://www\\.%s/(.*)" % re.escape(app["domain"]).replace("\\-", "-"),
+                                       "replacement": "https://%s/${1}" % app["domain"], "permanent": True}},
+        })
+    docs.append(chain_middleware(app, namespace, rate_limiting))
+    return docs
+
+
+def chain_middleware(app: Dict[str, Any], namespace: str, rate_limiting: bool = True) -> dict:
+    return {
+        "apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+        "metadata": _meta("%s-middleware-chain" % app["name"], namespace, _labels(app["name"])),
+        "spec": {"chain": {"middlewares": [{"name": n} for n in middleware_chain(app, rate_limiting)]}},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Base (shared) resources
+# --------------------------------------------------------------------------------------------
+RATE_LIMITS_PER_SECOND = {"api": (100, 200), "web": (50, 100)}  # spec 3.1: average-burst req/s
+TLS_CIPHER_SUITES = [
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+]
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+DEFAULT_PLATFORM = {
+    "domain": "parametric-portal.com",
+    "namespace": "parametric-portal",
+    "repo_url": "https://github.com/parametric-portal/infra.git",
+    "revision": "main",
+    "argocd_namespace": "argocd",
+    "argocd_project": "default",
+    "kyverno_chart_version": "3.6.1",
+    "kyverno_chart_repo_url": "https://kyverno.github.io/kyverno/",
+    "kyverno_namespace": "kyverno",
+    "lgtm_chart_version": "3.0.1",
+    "lgtm_chart_repo_url": "https://grafana.github.io/helm-charts",
+    "monitoring_namespace": "monitoring",
+    "grafana_domain": "",
+    "grafana_admin_secret": "grafana-admin",
+    "cert_resolver": "letsencrypt",
+    "cnpg_operator_namespace": "cnpg-system",
+    "postgres_cluster_name": "postgres",
+}
+
+
+def namespace(name: str) -> dict:
+    psa = {"pod-security.kubernetes.io/%s" % mode: "restricted" for mode in ("enforce", "audit", "warn")}
+    psa.update({"pod-security.kubernetes.io/%s-version" % mode: "latest" for mode in ("enforce", "audit", "warn")})
+    psa.update(_labels(name))
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name, labels=psa)}
+
+
+def tls_option(ns: str) -> dict:
+    return {
+        "apiVersion": "traefik.io/v1alpha1", "kind": "TLSOption",
+        "metadata": _meta("default", ns, {"app.kubernetes.io/part-of": PART_OF}),
+        "spec": {"minVersion": "VersionTLS12", "maxVersion": "VersionTLS13", "sniStrict": True,
+                 "cipherSuites": list(TLS_CIPHER_SUITES), "curvePreferences": ["X25519", "CurveP256", "CurveP384"]},
+    }
+
+
+def _dns_egress() -> dict:
+    return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def _np(name: str, ns: str, pod_selector: dict, types: List[str], purpose: str,
+        ingress: Optional[list] = None, egress: Optional[list] = None) -> dict:
+    spec: Dict[str, Any] = {"podSelector": pod_selector, "policyTypes": types}
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": _meta(name, ns, {"app.kubernetes.io/part-of": PART_OF},
+                              {"parametric-portal.com/purpose": purpose}),
+            "spec": spec}
+
+
+def network_policies(apps: List[Dict[str, Any]], ns: str, platform: Dict[str, Any]) -> List[dict]:
+    """default-deny-all, allow-traefik-ingress, allow-<app>-egress per app, allow-cnpg-operator."""
+    cluster = {"cnpg.io/cluster": platform["postgres_cluster_name"]}
+    apis = [a for a in apps if a["kind"] == "node-api"]
+    docs = [
+        _np("default-deny-all", ns, {}, ["Ingress", "Egress"], "Zero-trust baseline: deny all traffic not allowed below"),
+        _np("allow-traefik-ingress", ns,
+            {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": [a["name"] for a in apps]}]},
+            ["Ingress"], "Ingress from Traefik (kube-system) to the app ports",
+            ingress=[{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}],
+                      "ports": [{"protocol": "TCP", "port": a["port"]} for a in apps]}]),
+    ]
+    for app in apps:
+        egress = [_dns_egress()]
+        if app["kind"] == "node-api":
+            purpose = "DNS + PostgreSQL + HTTPS + OTLP egress of %s" % app["name"]
+            egress.append({"to": [{"podSelector": {"matchLabels": cluster}}], "ports": [{"protocol": "TCP", "port": 5432}]})
+            egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
+                           "ports": [{"protocol": "TCP", "port": 443}]})
+            egress.append({"to": [{"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": platform["monitoring_namespace"]}}}],
+                "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}]})
+        else:
+            purpose = "DNS + API service egress of %s" % app["name"]
+            if apis:
+                egress.append({"to": [{"podSelector": {"matchExpressions": [{
+                    "key": "app.kubernetes.io/name", "operator": "In", "values": [a["name"] for a in apis]}]}}],
+                    "ports": [{"protocol": "TCP", "port": a["port"]} for a in apis]})
+        docs.append(_np("allow-%s-egress" % app["name"], ns, {"matchLabels": {"app.kubernetes.io/name": app["name"]}},
+                        ["Egress"], purpose, egress=egress))
+    operator_ns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": platform["cnpg_operator_namespace"]}}}
+    ingress = [
+        {"from": [operator_ns], "ports": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 5432}]},
+        {"from": [{"podSelector": {"matchLabels": cluster}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+    ]
+    if apis:
+        ingress.append({"from": [{"podSelector": {"matchExpressions": [{
+            "key": "app.kubernetes.io/name", "operator": "In", "values": [a["name"] for a in apis]}]}}],
+            "ports": [{"protocol": "TCP", "port": 5432}]})
+    egress = [
+        _dns_egress(),
+        {"to": [{"podSelector": {"matchLabels": cluster}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+        # Kubernetes API (instance manager) and S3 backups (barman-cloud).
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]},
+    ]
+    docs.append(_np("allow-cnpg-operator", ns, {"matchLabels": cluster}, ["Ingress", "Egress"],
+                    "CNPG operator -> postgres (status 8000, 5432), replication, API clients; postgres egress to the Kubernetes API and S3",
+                    ingress=ingress, egress=egress))
+    return docs
+
+
+def pod_disruption_budgets(apps: List[Dict[str, Any]], ns: str, platform: Dict[str, Any]) -> List[dict]:
+    docs = [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+             "metadata": _meta("%s-pdb" % a["name"], ns, _labels(a["name"])),
+             "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": a["name"]}}}}
+            for a in apps]
+    docs.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                 "metadata": _meta("postgres-pdb", ns, {"app.kubernetes.io/part-of": PART_OF}),
+                 "spec": {"minAvailable": 1, "selector": {"matchLabels": {"cnpg.io/cluster": platform["postgres_cluster_name"]}}}})
+    return docs
+
+
+def shared_middlewares(ns: str) -> List[dict]:
+    labels = {"app.kubernetes.io/part-of": PART_OF}
+
+    def mw(name: str, spec: dict) -> dict:
+        return {"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware", "metadata": _meta(name, ns, labels), "spec": spec}
+
+    docs = [mw("rate-limit-%s" % k, {"rateLimit": {"average": avg, "burst": burst, "period": "1s"}})
+            for k, (avg, burst) in sorted(RATE_LIMITS_PER_SECOND.items())]
+    docs.append(mw("redirect-to-https", {"redirectScheme": {"scheme": "https", "permanent": True}}))
+    docs.append(mw("compress", {"compress": {"encodings": ["br", "gzip"], "minResponseBodyBytes": 1024}}))
+    docs.append({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute", "metadata": _meta("http-redirect", ns, labels),
+                 "spec": {"entryPoints": ["web"],
+                          "routes": [{"kind": "Rule", "match": "PathPrefix(`/`)", "priority": 1,
+                                      "middlewares": [{"name": "redirect-to-https"}],
+                                      "services": [{"kind": "TraefikService", "name": "noop@internal"}]}]}})
+    return docs
+
+
+# --------------------------------------------------------------------------------------------
+# Overlays
+# --------------------------------------------------------------------------------------------
+def hpa(app_name: str, ns: str, settings: Dict[str, Any]) -> dict:
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(app_name, ns, _labels(app_name)),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app_name},
+            "minReplicas": settings["min"], "maxReplicas": settings["max"],
+            "metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {
+                    "type": "Utilization", "averageUtilization": settings["cpu_utilization"]}}},
+                {"type": "Resource", "resource": {"name": "memory", "target": {
+                    "type": "Utilization", "averageUtilization": settings["memory_utilization"]}}},
+            ],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+    }
+
+
+def tls_store(ns: str, apps: List[Dict[str, Any]], resolver: str, domain: str) -> dict:
+    hosts = []
+    for app in apps:
+        hosts.append(app["domain"])
+        if app["www_redirect"]:
+            hosts.append("www." + app["domain"])
+    main = domain if domain in hosts else hosts[0]
+    return {"apiVersion": "traefik.io/v1alpha1", "kind": "TLSStore",
+            "metadata": _meta("default", ns, {"app.kubernetes.io/part-of": PART_OF}),
+            "spec": {"defaultGeneratedCert": {"resolver": resolver,
+                                              "domain": {"main": main, "sans": [h for h in hosts if h != main]}}}}
+
+
+def _delete_patch(api_version: str, kind: str, name: str, ns: str) -> Dict[str, Any]:
+    return {"patch": dump_documents([{"$patch": "delete", "apiVersion": api_version, "kind": kind,
+                                      "metadata": {"name": name, "namespace": ns}}], explicit_start=False).strip("\n")}
+
+
+def overlay_kustomization(env: Dict[str, Any], apps: List[Dict[str, Any]], extra: List[str], base_ns: str) -> dict:
+    patches = []
+    for app in apps:
+        settings = env["apps"][app["name"]]
+        patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app["name"], "namespace": base_ns},
+                 "spec": {"template": {"spec": {"containers": [{
+                     "name": app["name"], "env": [{"name": "LOG_LEVEL", "value": env["log_level"]}],
+                     "resources": {"limits": dict(settings["limits"]), "requests": dict(settings["requests"])}}]}}}}
+        patches.append({"patch": dump_documents([patch], explicit_start=False).strip("\n")})
+    traefik = "traefik.io/v1alpha1"
+    if not env["ingress"]:
+        # Spec section 4: no ingress, TLS or rate limiting here: drop every Traefik object.
+        patches.append(_delete_patch(traefik, "TLSOption", "default", base_ns))
+        patches.append(_delete_patch(traefik, "IngressRoute", "http-redirect", base_ns))
+        for name in ["rate-limit-%s" % k for k in sorted(RATE_LIMITS_PER_SECOND)] + ["redirect-to-https", "compress"]:
+            patches.append(_delete_patch(traefik, "Middleware", name, base_ns))
+        for app in apps:
+            patches.append(_delete_patch(traefik, "IngressRoute", "%s-https" % app["name"], base_ns))
+            for mw in app_middlewares(app, base_ns):
+                patches.append(_delete_patch(traefik, "Middleware", mw["metadata"]["name"], base_ns))
+    elif not env["rate_limiting"]:
+        for app in apps:
+            chain = chain_middleware(app, base_ns, rate_limiting=False)
+            chain["metadata"] = {"name": chain["metadata"]["name"], "namespace": base_ns}
+            patches.append({"patch": dump_documents([chain], explicit_start=False).strip("\n")})
+        for name in sorted(RATE_LIMITS_PER_SECOND):
+            patches.append(_delete_patch(traefik, "Middleware", "rate-limit-%s" % name, base_ns))
+    doc: Dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": env["namespace"],
+        "labels": [{"pairs": {"parametric-portal.com/environment": env["name"]}, "includeSelectors": False}],
+        "resources": ["../../base"] + ["../../apps/%s" % a["name"] for a in apps] + extra + ["secrets"],
+        "images": [{"name": a["image"], "newTag": env["image_tag"]} for a in apps],
+        "patches": patches,
+    }
+    fixed = [{"name": a["name"], "count": env["apps"][a["name"]]["replicas"]} for a in apps
+             if env["apps"][a["name"]]["hpa"] is None]
+    if fixed:
+        doc["replicas"] = fixed
+    return doc
+
+
+def kustomization(resources: List[str]) -> dict:
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+
+
+# --------------------------------------------------------------------------------------------
+# Platform: Kyverno policies (PSS restricted, Enforce) and exceptions, monitoring resources
+# --------------------------------------------------------------------------------------------
+_ALL_CONTAINERS = "request.object.spec.[ephemeralContainers, initContainers, containers][]"
+_NOT_DELETE = {"all": [{"key": "{{ request.operation || 'BACKGROUND' }}", "operator": "NotEquals", "value": "DELETE"}]}
+
+
+def _policy(name: str, title: str, description: str, rules: List[dict]) -> dict:
+    for rule in rules:
+        rule.setdefault("match", {"any": [{"resources": {"kinds": ["Pod"]}}]})
+        rule["validate"]["failureAction"] = "Enforce"
+    return {
+        "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": _meta(name, labels={"app.kubernetes.io/part-of": PART_OF}, annotations={
+            "policies.kyverno.io/title": title,
+            "policies.kyverno.io/category": "Pod Security Standards (Restricted)",
+            "policies.kyverno.io/severity": "medium",
+            "policies.kyverno.io/subject": "Pod",
+            "policies.kyverno.io/description": description,
+        }),
+        "spec": {"background": True, "rules": rules},
+    }
+
+
+def kyverno_policies() -> List[dict]:
+    """The 5 ClusterPolicies that enforce the PSS restricted controls (kyverno.io/v1, Enforce)."""
+    opt_sc = {"=(securityContext)": {}}
+    return [
+        _policy("disallow-capabilities-strict", "Disallow Capabilities (Strict)",
+                "Containers must drop ALL capabilities and may add back only NET_BIND_SERVICE.", [
+                    {"name": "require-drop-all", "preconditions": _NOT_DELETE, "validate": {
+                        "message": "Containers must drop `ALL` capabilities.",
+                        "foreach": [{"list": _ALL_CONTAINERS, "deny": {"conditions": {"all": [{
+                            "key": "ALL", "operator": "AnyNotIn",
+                            "value": "{{ element.securityContext.capabilities.drop[].to_upper(@) || `[]` }}"}]}}}]}},
+                    {"name": "adding-capabilities-strict", "preconditions": _NOT_DELETE, "validate": {
+                        "message": "Any capabilities added other than NET_BIND_SERVICE are disallowed.",
+                        "foreach": [{"list": _ALL_CONTAINERS, "deny": {"conditions": {"all": [{
+                            "key": "{{ element.securityContext.capabilities.add[].to_upper(@) || `[]` }}",
+                            "operator": "AnyNotIn", "value": ["NET_BIND_SERVICE", ""]}]}}}]}},
+                ]),
+        _policy("disallow-privilege-escalation", "Disallow Privilege Escalation",
+                "Every container must set securityContext.allowPrivilegeEscalation to false.", [
+                    {"name": "privilege-escalation", "validate": {
+                        "message": "Privilege escalation is disallowed: set securityContext.allowPrivilegeEscalation to false.",
+                        "pattern": {"spec": {
+                            "=(ephemeralContainers)": [{"securityContext": {"allowPrivilegeEscalation": "false"}}],
+                            "=(initContainers)": [{"securityContext": {"allowPrivilegeEscalation": "false"}}],
+                            "containers": [{"securityContext": {"allowPrivilegeEscalation": "false"}}]}}}},
+                ]),
+        _policy("require-run-as-nonroot", "Require runAsNonRoot and a non-root user",
+                "Pods must run as non-root: runAsNonRoot true (pod or every container) and runAsUser unset or > 0.", [
+                    {"name": "run-as-non-root", "validate": {
+                        "message": "runAsNonRoot must be true on the pod or on every container.",
+                        "anyPattern": [
+                            {"spec": {"securityContext": {"runAsNonRoot": True},
+                                      "=(ephemeralContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
+                                      "=(initContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
+                                      "containers": [{"=(securityContext)": {"=(runAsNonRoot)": True}}]}},
+                            {"spec": {"=(ephemeralContainers)": [{"securityContext": {"runAsNonRoot": True}}],
+                                      "=(initContainers)": [{"securityContext": {"runAsNonRoot": True}}],
+                                      "containers": [{"securityContext": {"runAsNonRoot": True}}]}},
+                        ]}},
+                    {"name": "run-as-non-root-user", "validate": {
+                        "message": "runAsUser must be unset or greater than 0.",
+                        "pattern": {"spec": {
+                            "=(securityContext)": {"=(runAsUser)": ">0"},
+                            "=(ephemeralContainers)": [{"=(securityContext)": {"=(runAsUser)": ">0"}}],
+                            "=(initContainers)": [{"=(securityContext)": {"=(runAsUser)": ">0"}}],
+                            "containers": [{"=(securityContext)": {"=(runAsUser)": ">0"}}]}}}},
+                ]),
+        _policy("restrict-seccomp-strict", "Restrict Seccomp (Strict)",
+                "The seccomp profile must be RuntimeDefault or Localhost, set on the pod or on every container.", [
+                    {"name": "check-seccomp-strict", "validate": {
+                        "message": "seccompProfile.type must be RuntimeDefault or Localhost (pod or every container).",
+                        "anyPattern": [
+                            {"spec": {"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}},
+                                      "=(ephemeralContainers)": [{"=(securityContext)": {"=(seccompProfile)": {"=(type)": "RuntimeDefault | Localhost"}}}],
+                                      "=(initContainers)": [{"=(securityContext)": {"=(seccompProfile)": {"=(type)": "RuntimeDefault | Localhost"}}}],
+                                      "containers": [{"=(securityContext)": {"=(seccompProfile)": {"=(type)": "RuntimeDefault | Localhost"}}}]}},
+                            {"spec": {"=(ephemeralContainers)": [{"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}}}],
+                                      "=(initContainers)": [{"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}}}],
+                                      "containers": [{"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}}}]}},
+                        ]}},
+                ]),
+        _policy("restrict-volume-types", "Restrict Volume Types",
+                "Only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected and secret volumes.", [
+                    {"name": "restricted-volumes", "preconditions": _NOT_DELETE, "validate": {
+                        "message": "Only these volume types are allowed: %s." % ", ".join(RESTRICTED_VOLUME_TYPES),
+                        "deny": {"conditions": {"all": [{
+                            "key": "{{ request.object.spec.volumes[].keys(@)[] || '' }}", "operator": "AnyNotIn",
+                            "value": ["name"] + list(RESTRICTED_VOLUME_TYPES) + [""]}]}}}},
+                ]),
+    ] if opt_sc is not None else []
+
+
+KYVERNO_RULES = {
+    "disallow-capabilities-strict": ["require-drop-all", "adding-capabilities-strict"],
+    "disallow-privilege-escalation": ["privilege-escalation"],
+    "require-run-as-nonroot": ["run-as-non-root", "run-as-non-root-user"],
+    "restrict-seccomp-strict": ["check-seccomp-strict"],
+    "restrict-volume-types": ["restricted-volumes"],
+}
+
+
+def _exception(name: str, ns: str, reason: str, policies: List[str], kinds: List[str], target_ns: str,
+               names: List[str], autogen: bool) -> dict:
+    exceptions = []
+    for policy in policies:
+        rules = list(KYVERNO_RULES[policy])
+        if autogen:
+            rules += ["autogen-%s" % r for r in KYVERNO_RULES[policy]]
+        exceptions.append({"policyName": policy, "ruleNames": rules})
+    return {"apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+            "metadata": _meta(name, ns, {"app.kubernetes.io/part-of": PART_OF},
+                              {"parametric-portal.com/reason": reason}),
+            "spec": {"exceptions": exceptions,
+                     "match": {"any": [{"resources": {"kinds": kinds, "namespaces": [target_ns], "names": names}}]}}}
+
+
+def kyverno_exceptions(ns: str) -> List[dict]:
+    """PolicyExceptions for named K3s system components only (they live in kube-system)."""
+    return [
+        _exception("k3s-servicelb", ns,
+                   "K3s ServiceLB (klipper-lb) svclb-* pods program iptables for LoadBalancer Services: they run as root "
+                   "with NET_ADMIN and without seccomp. Kyverno already skips kube-system at admission; this keeps "
+                   "background policy reports honest.",
+                   ["disallow-capabilities-strict", "disallow-privilege-escalation", "require-run-as-nonroot",
+                    "restrict-seccomp-strict"],
+                   ["DaemonSet", "Pod"], "kube-system", ["svclb-*"], True),
+        _exception("k3s-local-path-helper", ns,
+                   "K3s local-path-provisioner creates helper-pod-* pods that mount the node's storage directory "
+                   "(hostPath) as root to create and delete PersistentVolume directories.",
+                   ["restrict-volume-types", "require-run-as-nonroot", "disallow-privilege-escalation",
+                    "disallow-capabilities-strict", "restrict-seccomp-strict"],
+                   ["Pod"], "kube-system", ["helper-pod-*"], False),
+    ]
+
+
+def _dashboard(uid: str, title: str, panels: List[Tuple[str, str]]) -> dict:
+    return {
+        "uid": uid, "title": title, "schemaVersion": 39, "version": 1, "editable": False,
+        "time": {"from": "now-6h", "to": "now"}, "refresh": "1m", "tags": [PART_OF],
+        "panels": [{"id": i + 1, "type": "timeseries", "title": t,
+                    "gridPos": {"h": 8, "w": 12, "x": (i % 2) * 12, "y": (i // 2) * 8},
+                    "datasource": {"type": "prometheus", "uid": "prom"},
+                    "targets": [{"refId": "A", "expr": expr}]} for i, (t, expr) in enumerate(panels)],
+    }
+
+
+def monitoring_resources(platform: Dict[str, Any], apps: List[Dict[str, Any]]) -> Dict[str, List[dict]]:
+    """platform/monitoring files: Grafana IngressRoute (+ headers), Argo CD PodMonitor, dashboards."""
+    import json
+
+    ns = platform["monitoring_namespace"]
+    labels = {"app.kubernetes.io/part-of": PART_OF}
+    grafana_domain = platform["grafana_domain"] or "grafana." + platform["domain"]
+    grafana_csp = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+                   "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                   "object-src 'none'; base-uri 'self'")
+    ingress = [
+        security_headers("grafana-security-headers", ns, grafana_csp, labels),
+        {"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute", "metadata": _meta("grafana", ns, labels),
+         "spec": {"entryPoints": ["websecure"],
+                  "routes": [{"kind": "Rule", "match": "Host(`%s`)" % grafana_domain,
+                              "middlewares": [{"name": "grafana-security-headers"}],
+                              "services": [{"name": "lgtm-grafana", "port": 3000}]}],
+                  "tls": {"certResolver": platform["cert_resolver"], "domains": [{"main": grafana_domain}]}}},
+    ]
+    podmonitor = [{
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+        "metadata": _meta("argocd", ns, labels, {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}),
+        "spec": {"namespaceSelector": {"matchNames": [platform["argocd_namespace"]]},
+                 "selector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": [
+                     "argocd-application-controller", "argocd-applicationset-controller", "argocd-repo-server",
+                     "argocd-server"]}]},
+                 "podMetricsEndpoints": [{"port": "metrics", "interval": "30s", "path": "/metrics"}]},
+    }]
+    dashboards = {
+        "argocd": _dashboard("pp-argocd", "Argo CD", [
+            ("Applications by sync status", "sum by (sync_status) (argocd_app_info)"),
+            ("Applications by health", "sum by (health_status) (argocd_app_info)"),
+            ("Sync operations / 5m", "sum by (phase) (increase(argocd_app_sync_total[5m]))"),
+            ("Reconcile p95 (s)", "histogram_quantile(0.95, sum by (le) (rate(argocd_app_reconcile_bucket[5m])))"),
+        ]),
+        "apps": _dashboard("pp-apps", "parametric-portal apps", [
+            ("%s CPU (cores)" % a["name"],
+             "sum(rate(container_cpu_usage_seconds_total{container=\"%s\"}[5m]))" % a["name"]) for a in apps
+        ] + [
+            ("%s memory (bytes)" % a["name"], "sum(container_memory_working_set_bytes{container=\"%s\"})" % a["name"])
+            for a in apps
+        ]),
+    }
+    out: Dict[str, List[dict]] = {"ingressroute.yaml": ingress, "podmonitor-argocd.yaml": podmonitor}
+    for key, board in sorted(dashboards.items()):
+        out["dashboard-%s.yaml" % key] = [{
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _meta("dashboard-%s" % key, ns, dict(labels, grafana_dashboard="1")),
+            "data": {"%s.json" % key: json.dumps(board, indent=2, sort_keys=True) + "\n"},
+        }]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Argo CD
+# --------------------------------------------------------------------------------------------
+def _sync_policy(create_namespace: bool = False, server_side: bool = False) -> dict:
+    options = []
+    if create_namespace:
+        options.append("CreateNamespace=true")
+    if server_side:
+        options.append("ServerSideApply=true")
+    options.append("PruneLast=true")
+    return {"automated": {"prune": True, "selfHeal": True}, "syncOptions": options,
+            "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}}
+
+
+def _application(name: str, platform: Dict[str, Any], source: dict, dest_ns: str, wave: int, **sync: bool) -> dict:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": _meta(name, platform["argocd_namespace"], {"app.kubernetes.io/part-of": PART_OF},
+                          {"argocd.argoproj.io/sync-wave": str(wave)}),
+        "spec": {"project": platform["argocd_project"], "source": source,
+                 "destination": {"server": "https://kubernetes.default.svc", "namespace": dest_ns},
+                 "syncPolicy": _sync_policy(**sync)},
+    }
+
+
+def argocd_objects(platform: Dict[str, Any], environments: Dict[str, Dict[str, Any]]) -> Dict[str, List[dict]]:
+    repo = {"repoURL": platform["repo_url"], "targetRevision": platform["revision"]}
+    grafana_domain = platform["grafana_domain"] or "grafana." + platform["domain"]
+    appset = {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": _meta(PART_OF, platform["argocd_namespace"], {"app.kubernetes.io/part-of": PART_OF},
+                          {"argocd.argoproj.io/sync-wave": "3"}),
+        "spec": {
+            "goTemplate": True, "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"list": {"elements": [{"env": name, "namespace": env["namespace"]}
+                                                  for name, env in sorted(environments.items())]}}],
+            "template": {
+                "metadata": {"name": PART_OF + "-{{ .env }}", "labels": {"app.kubernetes.io/part-of": PART_OF}},
+                "spec": {"project": platform["argocd_project"],
+                         "source": dict(repo, path="infrastructure/overlays/{{ .env }}"),
+                         "destination": {"server": "https://kubernetes.default.svc", "namespace": "{{ .namespace }}"},
+                         "syncPolicy": _sync_policy()},
+            },
+        },
+    }
+    kyverno = _application("kyverno", platform, {
+        "repoURL": platform["kyverno_chart_repo_url"], "chart": "kyverno",
+        "targetRevision": platform["kyverno_chart_version"],
+        "helm": {"releaseName": "kyverno", "valuesObject": {
+            # PolicyExceptions are off by default; only accepted from this one namespace (GHSA for
+            # older versions accepted them anywhere).
+            "features": {"policyExceptions": {"enabled": True, "namespace": platform["kyverno_namespace"]}},
+            "admissionController": {"replicas": 1}, "backgroundController": {"replicas": 1},
+            "cleanupController": {"replicas": 1}, "reportsController": {"replicas": 1},
+        }}}, platform["kyverno_namespace"], 0, create_namespace=True, server_side=True)
+    policies = _application("kyverno-policies", platform, dict(repo, path="infrastructure/platform/kyverno"),
+                            platform["kyverno_namespace"], 1)
+    monitoring = _application("monitoring", platform, {
+        "repoURL": platform["lgtm_chart_repo_url"], "chart": "lgtm-distributed",
+        "targetRevision": platform["lgtm_chart_version"],
+        "helm": {"releaseName": "lgtm", "valuesObject": {"grafana": {
+            "service": {"port": 3000},
+            "initChownData": {"enabled": False},  # root init container; not needed with fsGroup
+            "admin": {"existingSecret": platform["grafana_admin_secret"], "userKey": "admin-user",
+                      "passwordKey": "admin-password"},
+            "grafana.ini": {"server": {"root_url": "https://%s" % grafana_domain}},
+            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                                       "searchNamespace": platform["monitoring_namespace"]}},
+        }}}}, platform["monitoring_namespace"], 1, create_namespace=True, server_side=True)
+    resources = _application("monitoring-resources", platform, dict(repo, path="infrastructure/platform/monitoring"),
+                             platform["monitoring_namespace"], 2)
+    return {"apps.yaml": [appset], "kyverno.yaml": [kyverno], "kyverno-policies.yaml": [policies],
+            "monitoring.yaml": [monitoring], "monitoring-resources.yaml": [resources]}
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic YAML
+# --------------------------------------------------------------------------------------------
+HEADER_MARK = "# Generated by parametric_portal.infra.gitops_render"
+HEADER = HEADER_MARK + " from the apps model (inventories/*/group_vars/all). Do not edit: change the model, re-render.\n"
+
+
+def _yaml_dumper(indent_sequences: bool):
+    import yaml
+
+    base = yaml.SafeDumper
+    if not indent_sequences:
+        base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc,valid-type]
+        pass
+
+    def str_representer(dumper, value):
+        if "\n" in value:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+    Dumper.add_representer(str, str_representer)
+    if indent_sequences:
+        def increase_indent(self, flow=False, indentless=False):
+            return yaml.SafeDumper.increase_indent(self, flow, False)
+
+        Dumper.increase_indent = increase_indent
+    return Dumper
+
+
+_DUMPERS: Dict[bool, Any] = {}
+
+
+def dump_documents(docs: Iterable[Any], indent_sequences: bool = True, explicit_start: bool = True) -> str:
+    """Deterministic multi-document YAML: sorted keys, documents in the given order, literal blocks
+    for multi-line strings, block style, width 120.
+
+    ``indent_sequences=True`` (default) indents lists under their key, which yamllint's default
+    ``indentation`` rule wants (pure-Python emitter). ``indent_sequences=False`` uses the libyaml C
+    emitter when PyYAML was built with it (faster, kubectl-style indentless lists).
+    """
+    import yaml
+
+    dumper = _DUMPERS.get(indent_sequences)
+    if dumper is None:
+        dumper = _DUMPERS[indent_sequences] = _yaml_dumper(indent_sequences)
+    return yaml.dump_all(list(docs), Dumper=dumper, sort_keys=True, default_flow_style=False,
+                         explicit_start=explicit_start, width=120, allow_unicode=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The tree
+# --------------------------------------------------------------------------------------------
+SECRETS_KUSTOMIZATION = (
+    "---\n# SealedSecrets of this overlay (playbooks/seal_secret.yml adds files here). Not generated:\n"
+    "# the renderer creates this file once and never changes or deletes anything in this folder.\n"
+    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
+)
+
+
+def normalize_platform(platform: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    out = dict(DEFAULT_PLATFORM)
+    for key, value in (platform or {}).items():
+        if key not in DEFAULT_PLATFORM:
+            _fail("platform.%s" % key, "unknown key (known: %s)" % ", ".join(sorted(DEFAULT_PLATFORM)))
+        if value is not None:
+            out[key] = value
+    for key in ("repo_url", "kyverno_chart_repo_url", "lgtm_chart_repo_url"):
+        _str(out[key], "platform." + key, re.compile(r"^(https://|ssh://|git@)\S+$"), "an https:// or ssh git/chart URL")
+    for key in ("kyverno_chart_version", "lgtm_chart_version"):
+        _str(str(out[key]), "platform." + key, re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "a chart version like 3.6.1")
+        out[key] = str(out[key])
+    _str(out["domain"], "platform.domain", DOMAIN_RE, "a DNS name")
+    if out["grafana_domain"]:
+        _str(out["grafana_domain"], "platform.grafana_domain", DOMAIN_RE, "a DNS name")
+    for key in ("namespace", "argocd_namespace", "kyverno_namespace", "monitoring_namespace", "cnpg_operator_namespace",
+                "postgres_cluster_name", "grafana_admin_secret", "argocd_project", "cert_resolver"):
+        _str(out[key], "platform." + key, NAME_RE, "a DNS label")
+    _str(str(out["revision"]), "platform.revision", re.compile(r"^\S+$"), "a git revision")
+    return out
+
+
+def build_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] = None) -> Dict[str, List[dict]]:
+    """Every generated file of the tree as ``relative path -> list of objects`` (kustomizations too).
+
+    ``environments`` maps environment name -> environment table (``{"dev": ..., "prod": ...}``).
+    """
+    apps = validate_apps(apps)
+    if not isinstance(environments, dict) or not environments:
+        _fail("environments", "must be a mapping environment name -> infra_env table (e.g. dev, prod)")
+    plat = normalize_platform(platform)
+    envs = {}
+    for name in sorted(environments):
+        _str(name, "environments key", NAME_RE, "an environment name like dev or prod")
+        envs[name] = validate_environment(name, environments[name], apps)
+        if envs[name]["tls_store"] or envs[name]["ingress"]:
+            envs[name]["cert_resolver"] = envs[name]["cert_resolver"]
+    ns = plat["namespace"]
+    tree: Dict[str, List[dict]] = {}
+    base_files = {
+        "namespace.yaml": [namespace(ns)],
+        "tlsoption.yaml": [tls_option(ns)],
+        "networkpolicy.yaml": network_policies(apps, ns, plat),
+        "poddisruptionbudget.yaml": pod_disruption_budgets(apps, ns, plat),
+        "shared-middleware.yaml": shared_middlewares(ns),
+    }
+    for fname, docs in base_files.items():
+        tree["base/" + fname] = docs
+    tree["base/kustomization.yaml"] = [kustomization(list(base_files))]
+    for app in apps:
+        prefix = "apps/%s/" % app["name"]
+        files = {
+            "deployment.yaml": [deployment(app, ns, app_default_limits(app, envs))],
+            "service.yaml": [service(app, ns)],
+            "ingressroute.yaml": [app_ingressroute(app, ns, plat["cert_resolver"])],
+            "middleware.yaml": app_middlewares(app, ns),
+        }
+        for fname, docs in files.items():
+            tree[prefix + fname] = docs
+        tree[prefix + "kustomization.yaml"] = [kustomization(list(files))]
+    for name, env in envs.items():
+        prefix = "overlays/%s/" % name
+        extra = []
+        for app in apps:
+            settings = env["apps"][app["name"]]["hpa"]
+            if settings is not None:
+                fname = "hpa-%s.yaml" % app["name"]
+                tree[prefix + fname] = [hpa(app["name"], ns, settings)]
+                extra.append(fname)
+        if env["tls_store"]:
+            tree[prefix + "tlsstore.yaml"] = [tls_store(ns, apps, env["cert_resolver"], plat["domain"])]
+            extra.append("tlsstore.yaml")
+        tree[prefix + "kustomization.yaml"] = [overlay_kustomization(env, apps, extra, ns)]
+    policies = kyverno_policies()
+    exceptions = kyverno_exceptions(plat["kyverno_namespace"])
+    kyv = []
+    for doc in policies:
+        tree["platform/kyverno/policies/%s.yaml" % doc["metadata"]["name"]] = [doc]
+        kyv.append("policies/%s.yaml" % doc["metadata"]["name"])
+    for doc in exceptions:
+        tree["platform/kyverno/exceptions/%s.yaml" % doc["metadata"]["name"]] = [doc]
+        kyv.append("exceptions/%s.yaml" % doc["metadata"]["name"])
+    tree["platform/kyverno/kustomization.yaml"] = [kustomization(kyv)]
+    mon = monitoring_resources(plat, apps)
+    for fname, docs in mon.items():
+        tree["platform/monitoring/" + fname] = docs
+    tree["platform/monitoring/kustomization.yaml"] = [kustomization(sorted(mon))]
+    for fname, docs in argocd_objects(plat, envs).items():
+        tree["argocd/" + fname] = docs
+    return dict(sorted(tree.items()))
+
+
+def app_default_limits(app: Dict[str, Any], envs: Dict[str, Dict[str, Any]]) -> Dict[str, str]:
+    """Limits written into apps/<name> (overlays patch their own): the smallest environment's."""
+    first = sorted(envs)[0]
+    return dict(envs[first]["apps"][app["name"]]["limits"])
+
+
+def render_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
+    """``relative path -> file text`` (with the generated-file header) for the whole tree."""
+    return {path: HEADER + dump_documents(docs) for path, docs in build_tree(apps, environments, platform).items()}
+
+
+def is_generated(text: str) -> bool:
+    return text.startswith(HEADER_MARK)
+
+
+def secrets_dirs(environments: Iterable[str]) -> List[str]:
+    return ["overlays/%s/secrets" % name for name in sorted(environments)]
