@@ -11,6 +11,7 @@ file helpers of the renderer (render_tree/plan_tree work on an in-memory mapping
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 # --------------------------------------------------------------------------------------------
@@ -179,7 +180,6 @@ def workload_restricted_violations(objects: Iterable[Any]) -> List[str]:
 # --------------------------------------------------------------------------------------------
 # Apps model and environment table: validation with messages that name the field
 # --------------------------------------------------------------------------------------------
-import re  # noqa: E402  (kept next to the code that uses it)
 
 APP_KINDS = ("node-api", "spa")
 RATE_LIMITS = ("api", "web", "none")
@@ -374,10 +374,9 @@ def validate_environment(name: str, env: Any, apps: List[Dict[str, Any]], field:
         settings[app["name"]] = {"replicas": replicas, "hpa": hpa, "limits": limits, "requests": requests}
     postgres = env.get("postgres", {}) or {}
     if not isinstance(postgres, dict):
-        _fail(field + ".postgres", "must be a mapping")
-    cluster = _str(postgres.get("cluster_name", "postgres"), field + ".postgres.cluster_name", NAME_RE, "a DNS label")
+        _fail(field + ".postgres", "must be a mapping (read by the cnpg role)")
     return dict(flags, name=name, namespace=namespace, image_tag=tag, image_tag_policy=policy, log_level=log_level,
-                cert_resolver=resolver, apps=settings, postgres=dict(postgres, cluster_name=cluster))
+                cert_resolver=resolver, apps=settings)
 
 
 def image_tag(tag: Any, policy: str = "mutable", field: str = "image_tag") -> str:
@@ -610,7 +609,7 @@ DEFAULT_PLATFORM = {
     "grafana_admin_secret": "grafana-admin",
     "cert_resolver": "letsencrypt",
     "cnpg_operator_namespace": "cnpg-system",
-    "postgres_cluster_name": "postgres",
+    "postgres_cluster_name": "api-db",
 }
 
 
@@ -842,7 +841,6 @@ def _policy(name: str, title: str, description: str, rules: List[dict]) -> dict:
 
 def kyverno_policies() -> List[dict]:
     """The 5 ClusterPolicies that enforce the PSS restricted controls (kyverno.io/v1, Enforce)."""
-    opt_sc = {"=(securityContext)": {}}
     return [
         _policy("disallow-capabilities-strict", "Disallow Capabilities (Strict)",
                 "Containers must drop ALL capabilities and may add back only NET_BIND_SERVICE.", [
@@ -909,7 +907,7 @@ def kyverno_policies() -> List[dict]:
                             "key": "{{ request.object.spec.volumes[].keys(@)[] || '' }}", "operator": "AnyNotIn",
                             "value": ["name"] + list(RESTRICTED_VOLUME_TYPES) + [""]}]}}}},
                 ]),
-    ] if opt_sc is not None else []
+    ]
 
 
 KYVERNO_RULES = {
@@ -1190,8 +1188,6 @@ def build_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] 
     for name in sorted(environments):
         _str(name, "environments key", NAME_RE, "an environment name like dev or prod")
         envs[name] = validate_environment(name, environments[name], apps)
-        if envs[name]["tls_store"] or envs[name]["ingress"]:
-            envs[name]["cert_resolver"] = envs[name]["cert_resolver"]
     ns = plat["namespace"]
     tree: Dict[str, List[dict]] = {}
     base_files = {
@@ -1264,3 +1260,84 @@ def is_generated(text: str) -> bool:
 
 def secrets_dirs(environments: Iterable[str]) -> List[str]:
     return ["overlays/%s/secrets" % name for name in sorted(environments)]
+
+
+# --------------------------------------------------------------------------------------------
+# Writing the tree: plan (pure, reads the destination) and apply
+# --------------------------------------------------------------------------------------------
+def _is_secrets_path(rel: str) -> bool:
+    parts = rel.replace("\\", "/").split("/")
+    return len(parts) >= 3 and parts[0] == "overlays" and parts[2] == "secrets"
+
+
+def plan_tree(dest: str, rendered: Dict[str, str], environments: Iterable[str], remove_stale: bool = True) -> Dict[str, Any]:
+    """Compare the rendered tree with what is under ``dest``.
+
+    Returns ``{"create": {rel: text}, "update": {rel: (old, new)}, "remove": {rel: old},
+    "unchanged": [rel]}``. Secrets folders (``overlays/<env>/secrets``) are never updated or removed;
+    only their kustomization.yaml is created when absent. Stale files are removed only when they
+    carry the generated-file header.
+    """
+    import os
+
+    plan: Dict[str, Any] = {"create": {}, "update": {}, "remove": {}, "unchanged": []}
+    wanted = dict(rendered)
+    for sdir in secrets_dirs(environments):
+        rel = sdir + "/kustomization.yaml"
+        if not os.path.exists(os.path.join(dest, rel)):
+            plan["create"][rel] = SECRETS_KUSTOMIZATION
+    for rel, text in sorted(wanted.items()):
+        path = os.path.join(dest, rel)
+        if not os.path.exists(path):
+            plan["create"][rel] = text
+            continue
+        with open(path, encoding="utf-8") as handle:
+            old = handle.read()
+        if old == text:
+            plan["unchanged"].append(rel)
+        elif not is_generated(old):
+            raise ManifestError("%s: exists and was not generated (no '%s' header); move it away or add it to the "
+                                "apps model instead of editing the tree" % (rel, HEADER_MARK))
+        else:
+            plan["update"][rel] = (old, text)
+    if remove_stale and os.path.isdir(dest):
+        for root, dirs, files in os.walk(dest):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                rel = os.path.relpath(path, dest).replace(os.sep, "/")
+                if rel in wanted or _is_secrets_path(rel) or not name.endswith((".yaml", ".yml")):
+                    continue
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        old = handle.read()
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if is_generated(old):
+                    plan["remove"][rel] = old
+    return plan
+
+
+def apply_plan(dest: str, plan: Dict[str, Any], atomic_move: Any = None) -> None:
+    """Write creates/updates (via a temporary file + rename) and delete stale generated files."""
+    import os
+    import tempfile
+
+    for rel, text in list(plan["create"].items()) + [(r, new) for r, (_old, new) in plan["update"].items()]:
+        path = os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".gitops_render.", dir=os.path.dirname(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        if atomic_move is not None:
+            atomic_move(tmp, path)
+        else:
+            os.replace(tmp, path)
+    for rel in plan["remove"]:
+        path = os.path.join(dest, rel)
+        os.remove(path)
+        parent = os.path.dirname(path)
+        while os.path.abspath(parent) != os.path.abspath(dest) and not os.listdir(parent):
+            os.rmdir(parent)
+            parent = os.path.dirname(parent)

@@ -1,0 +1,172 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: parametric_portal maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gitops_render
+short_description: Render the GitOps tree (infrastructure/) from the apps model and environment tables
+version_added: 0.1.0
+description:
+  - Generates every file of the GitOps tree (C(base/), C(apps/<name>/), C(overlays/<env>/),
+    C(platform/kyverno/), C(platform/monitoring/), C(argocd/)) from the apps model (O(apps), the inventory's
+    C(infra_apps)) and one environment table per overlay (O(environments), each inventory's C(infra_env)).
+  - Writes only files whose content changes and reports C(changed) only then; output is deterministic
+    (sorted keys, stable order), so a second run with the same input changes nothing.
+  - Every generated file starts with a header line; stale files are removed only when they carry that header.
+  - C(overlays/<env>/secrets/) belongs to the sealing workflow: the module creates its
+    C(kustomization.yaml) (C(resources: [])) once when absent and never changes or deletes anything inside it.
+  - Bad input (duplicate app names, bad domain, port out of range, min > max replicas, bad image tag for the
+    environment's tag policy) fails before anything is written, with a message naming the field.
+author:
+  - parametric_portal maintainers
+options:
+  apps:
+    description:
+      - The apps model, a list of apps (keys C(name), C(kind) (C(node-api) or C(spa)), C(domain), C(port), C(image),
+        optional C(rate_limit), C(connect_src), C(www_redirect), C(health_path), C(run_as_user), C(requests), C(env)).
+    type: list
+    elements: dict
+    required: true
+  environments:
+    description:
+      - Environment name (overlay folder) to environment table (the spec's section 4 column), for example
+        C({dev: "{{ dev infra_env }}", prod: "{{ prod infra_env }}"}).
+    type: dict
+    required: true
+  platform:
+    description:
+      - Cluster-wide settings; every key is optional. C(domain), C(namespace) (base namespace), C(repo_url),
+        C(revision) (the GitOps repository for Argo CD), C(kyverno_chart_version), C(kyverno_chart_repo_url),
+        C(kyverno_namespace) (the only namespace accepting PolicyExceptions), C(lgtm_chart_version),
+        C(lgtm_chart_repo_url), C(monitoring_namespace), C(grafana_domain), C(grafana_admin_secret),
+        C(cert_resolver), C(argocd_namespace), C(argocd_project), C(cnpg_operator_namespace), C(postgres_cluster_name).
+    type: dict
+    default: {}
+  dest:
+    description: Root of the tree (the repository's C(infrastructure) folder). Created when missing.
+    type: path
+    required: true
+  remove_stale:
+    description: Remove generated files (with the header) that the current input no longer produces.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: One diff entry per created, updated or removed file.
+  platform:
+    platforms: posix
+notes:
+  - Runs on the controller (use it in a play on localhost).
+seealso:
+  - module: parametric_portal.infra.k8s_validate
+"""
+
+EXAMPLES = r"""
+- name: Render the GitOps tree
+  parametric_portal.infra.gitops_render:
+    apps: "{{ infra_apps }}"
+    environments:
+      dev: "{{ gitops_render_env_dev.infra_env }}"
+      prod: "{{ gitops_render_env_prod.infra_env }}"
+    platform:
+      domain: "{{ infra_domain }}"
+      repo_url: "{{ argocd_repo_url }}"
+      revision: "{{ argocd_repo_revision }}"
+      kyverno_chart_version: "{{ kyverno_chart_version }}"
+      lgtm_chart_version: "{{ monitoring_lgtm_chart_version }}"
+    dest: "{{ playbook_dir }}/../infrastructure"
+"""
+
+RETURN = r"""
+created:
+  description: Files created (relative to O(dest)).
+  type: list
+  elements: str
+  returned: always
+  sample: [overlays/prod/hpa-api.yaml]
+updated:
+  description: Files whose content changed.
+  type: list
+  elements: str
+  returned: always
+removed:
+  description: Stale generated files removed.
+  type: list
+  elements: str
+  returned: always
+unchanged:
+  description: Number of generated files already up to date.
+  type: int
+  returned: always
+files:
+  description: Every file the input generates (relative to O(dest)), sorted.
+  type: list
+  elements: str
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema
+from ansible_collections.parametric_portal.infra.plugins.module_utils._manifests import (
+    ManifestError,
+    apply_plan,
+    plan_tree,
+    render_tree,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            apps=dict(type="list", elements="dict", required=True),
+            environments=dict(type="dict", required=True),
+            platform=dict(type="dict", default={}),
+            dest=dict(type="path", required=True),
+            remove_stale=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not _k8s_schema.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=_k8s_schema.YAML_IMPORT_ERROR)
+    dest = module.params["dest"]
+    try:
+        rendered = render_tree(module.params["apps"], module.params["environments"], module.params["platform"])
+        plan = plan_tree(dest, rendered, module.params["environments"], module.params["remove_stale"])
+    except ManifestError as exc:
+        module.fail_json(msg="gitops_render: bad input: %s" % exc)
+    changed = bool(plan["create"] or plan["update"] or plan["remove"])
+    result = dict(
+        changed=changed,
+        created=sorted(plan["create"]),
+        updated=sorted(plan["update"]),
+        removed=sorted(plan["remove"]),
+        unchanged=len(plan["unchanged"]),
+        files=sorted(rendered),
+    )
+    if module._diff:
+        diff = []
+        for rel, text in sorted(plan["create"].items()):
+            diff.append(dict(before="", after=text, before_header="%s (absent)" % rel, after_header=rel))
+        for rel, (old, new) in sorted(plan["update"].items()):
+            diff.append(dict(before=old, after=new, before_header=rel, after_header=rel))
+        for rel, old in sorted(plan["remove"].items()):
+            diff.append(dict(before=old, after="", before_header=rel, after_header="%s (removed)" % rel))
+        result["diff"] = diff
+    if changed and not module.check_mode:
+        try:
+            apply_plan(dest, plan, module.atomic_move)
+        except OSError as exc:
+            module.fail_json(msg="gitops_render: cannot write %s: %s" % (dest, exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
