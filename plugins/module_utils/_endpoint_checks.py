@@ -204,10 +204,11 @@ def cert_validity(der):
 
 
 def _cert_subject_cn(der):
-    """Best effort CN of a DER certificate (for details only)."""
-    match = re.search(rb"\x06\x03\x55\x04\x03[\x0c\x13\x16](.)", der, re.S)
-    if not match:
+    """Best effort subject CN of a DER certificate (for details only; the subject follows the issuer)."""
+    matches = list(re.finditer(rb"\x06\x03\x55\x04\x03[\x0c\x13\x16](.)", der, re.S))
+    if not matches:
         return "?"
+    match = matches[-1]
     length = match.group(1)[0]
     start = match.end()
     return der[start:start + length].decode("utf-8", "replace")
