@@ -1126,7 +1126,26 @@ def _yaml_dumper(indent_sequences: bool):
 _DUMPERS: Dict[bool, Any] = {}
 
 
-def dump_documents(docs: Iterable[Any], indent_sequences: bool = True, explicit_start: bool = True) -> str:
+def plain(value: Any) -> Any:
+    """Copy with builtin types only (Ansible passes str/dict/list subclasses that PyYAML's safe
+    dumper refuses)."""
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def dump_documents(docs: Iterable[Any], indent_sequences: bool = True, explicit_start: bool = True,
+                   sort_keys: bool = True) -> str:
     """Deterministic multi-document YAML: sorted keys, documents in the given order, literal blocks
     for multi-line strings, block style, width 120.
 
@@ -1139,7 +1158,7 @@ def dump_documents(docs: Iterable[Any], indent_sequences: bool = True, explicit_
     dumper = _DUMPERS.get(indent_sequences)
     if dumper is None:
         dumper = _DUMPERS[indent_sequences] = _yaml_dumper(indent_sequences)
-    return yaml.dump_all(list(docs), Dumper=dumper, sort_keys=True, default_flow_style=False,
+    return yaml.dump_all([plain(d) for d in docs], Dumper=dumper, sort_keys=sort_keys, default_flow_style=False,
                          explicit_start=explicit_start, width=120, allow_unicode=True)
 
 
