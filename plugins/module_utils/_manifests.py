@@ -1115,6 +1115,8 @@ def _yaml_dumper(indent_sequences: bool):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
     Dumper.add_representer(str, str_representer)
+    # Shared sub-objects must be written out in full: no &id001 anchors / *id001 aliases.
+    Dumper.ignore_aliases = lambda self, data: True
     if indent_sequences:
         def increase_indent(self, flow=False, indentless=False):
             return yaml.SafeDumper.increase_indent(self, flow, False)

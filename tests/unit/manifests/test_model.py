@@ -204,3 +204,9 @@ def test_plan_updates_changed_file(tmp_path):
     envs["prod"]["image_tag"] = "sha-abcdef0"
     plan = m.plan_tree(root, _render(envs=envs), ["dev", "prod"])
     assert list(plan["update"]) == ["overlays/prod/kustomization.yaml"]
+
+
+def test_dump_never_writes_anchors():
+    shared = {"a": 1}
+    text = m.dump_documents([{"x": shared, "y": shared}])
+    assert "&" not in text and "*" not in text
