@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: parametric_portal.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that let preflight validate every input of the site before anything changes."""
+
+from __future__ import annotations
+
+import copy
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.parametric_portal.infra.plugins.module_utils import _manifests
+
+# Documentation: the sidecar files inventory_argument_spec.yml and site_input_errors.yml.
+
+
+def _relax(options):
+    out = {}
+    for name, spec in (options or {}).items():
+        spec = dict(spec or {})
+        spec.pop("required", None)
+        if isinstance(spec.get("options"), dict):
+            spec["options"] = _relax(spec["options"])
+        out[name] = spec
+    return out
+
+
+def inventory_argument_spec(data, entry_point="main"):
+    """Options of ``entry_point`` with ``required`` removed (see DOCUMENTATION)."""
+    if not isinstance(data, dict) or "argument_specs" not in data:
+        raise AnsibleFilterError("inventory_argument_spec expects the parsed content of a meta/argument_specs.yml")
+    specs = data["argument_specs"]
+    if entry_point not in specs:
+        raise AnsibleFilterError("argument spec has no entry point %r (has: %s)" % (entry_point, ", ".join(sorted(specs))))
+    return _relax(copy.deepcopy(specs[entry_point].get("options") or {}))
+
+
+def site_input_errors(apps, environment, env):
+    """Errors in the apps model and the environment table, each naming the field; [] when valid."""
+    try:
+        checked = _manifests.validate_apps(apps, "infra_apps")
+        _manifests.validate_environment(environment, env, checked, "infra_env")
+    except _manifests.ManifestError as exc:
+        return [str(exc)]
+    return []
+
+
+class FilterModule(object):
+    """Site input validation filters."""
+
+    def filters(self):
+        return {
+            "inventory_argument_spec": inventory_argument_spec,
+            "site_input_errors": site_input_errors,
+        }
