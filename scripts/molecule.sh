@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 s=$1
+# Scenarios can mask every writable host-global /proc/sys file with security_opts: ["mask=${PP_SYSCTL_MASK}"].
+export PP_SYSCTL_MASK="${PP_SYSCTL_MASK:-$(bash scripts/container-sysctl-masks.sh)}"
 export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 ANSIBLE_NOCOLOR=1
 log=$(mktemp)
 trap 'rm -f "$log"; molecule destroy -s "$s" >/dev/null 2>&1 || true' EXIT
