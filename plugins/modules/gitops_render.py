@@ -17,8 +17,8 @@ description:
   - Writes only files whose content changes and reports C(changed) only then; output is deterministic
     (sorted keys, stable order), so a second run with the same input changes nothing.
   - Every generated file starts with a header line; stale files are removed only when they carry that header.
-  - C(overlays/<env>/secrets/) belongs to the sealing workflow: the module creates its
-    C(kustomization.yaml) (C(resources: [])) once when absent and never changes or deletes anything inside it.
+  - C(overlays/<env>/secrets/) belongs to the sealing workflow. The module creates its
+    C(kustomization.yaml) (with an empty resource list) once when absent and never changes or deletes anything inside it.
   - Bad input (duplicate app names, bad domain, port out of range, min > max replicas, bad image tag for the
     environment's tag policy) fails before anything is written, with a message naming the field.
 author:
@@ -34,7 +34,7 @@ options:
   environments:
     description:
       - Environment name (overlay folder) to environment table (the spec's section 4 column), for example
-        C({dev: "{{ dev infra_env }}", prod: "{{ prod infra_env }}"}).
+        the C(infra_env) of C(inventories/dev) under key C(dev) and the one of C(inventories/prod) under key C(prod).
     type: dict
     required: true
   platform:

@@ -113,7 +113,7 @@ findings:
       description: What is wrong.
       type: str
 report:
-  description: The findings as text, one line per finding (C(file: object: path: message)), or C(no findings).
+  description: The findings as text, one line per finding (file, object, path and message separated by colons), or C(no findings).
   type: str
   returned: always
 objects:
