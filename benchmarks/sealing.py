@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Sealing throughput: 1,000 values in ONE seal_secret call with a 4096-bit key, beside the raw
 RSA-OAEP + AES-GCM rate of `cryptography` measured in the same run.
 
@@ -52,7 +51,7 @@ def make_cert():
 
 def best(fn, rounds):
     times = []
-    for _ in range(rounds):
+    for _round in range(rounds):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -117,7 +116,7 @@ def main():
     core()
     # Interleaved rounds, best of each: the machine is shared, so load hits both sides alike.
     t_raw = t_core = float("inf")
-    for _ in range(args.rounds):
+    for _round in range(args.rounds):
         t_raw = min(t_raw, best(raw, 1))
         t_core = min(t_core, best(core, 1))
     print("values per call : %d (RSA-4096, cryptography %s, yaml C dumper: %s)" % (

@@ -19,7 +19,7 @@ options:
       - When omitted, the certificate is fetched from the controller through the API server's service
         proxy (C(/api/v1/namespaces/<controller_namespace>/services/http:<controller_name>:http/proxy/v1/cert.pem)),
         which needs the C(kubernetes) Python library and the connection options below.
-    type: str
+    type: path
   controller_name:
     description: Name of the sealed-secrets controller Service (chart C(fullnameOverride)).
     type: str

@@ -11,7 +11,7 @@ short_description: Facts about a sealed-secrets controller certificate
 version_added: 0.1.0
 description:
   - Parses the first certificate of a PEM text (for example the controller's C(cert.pem) or the C(tls.crt) of a
-    sealing-key Secret) and returns public facts about it: fingerprints, key size and validity.
+    sealing-key Secret) and returns public facts about it (fingerprints, key size and validity).
   - Deterministic; it does not compare with the current time (use RV(_value.not_after)). Sealing itself is
     the module M(parametric_portal.infra.seal_secret), never a filter.
 author:

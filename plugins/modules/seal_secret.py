@@ -213,7 +213,7 @@ CERT_PROXY_PATH = "/api/v1/namespaces/{namespace}/services/http:{name}:http/prox
 
 def argument_spec():
     return dict(
-        cert=dict(type="str"),
+        cert=dict(type="path"),  # PEM text passes the path conversion unchanged (no "$" or leading "~")
         controller_name=dict(type="str", default="sealed-secrets-controller"),
         controller_namespace=dict(type="str", default="kube-system"),
         kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
@@ -249,11 +249,14 @@ def fetch_certificate(params):
         configuration.host = params["host"]
         if params["api_key"]:
             configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
-    elif params["kubeconfig"] or os.path.exists(os.path.expanduser(k8s_config.KUBE_CONFIG_DEFAULT_LOCATION)):
+    elif params["kubeconfig"]:
         k8s_config.load_kube_config(config_file=params["kubeconfig"], context=params["context"],
                                     client_configuration=configuration)
     else:
-        k8s_config.load_incluster_config(client_configuration=configuration)
+        try:  # ~/.kube/config (or KUBECONFIG), else the in-cluster service account, like kubernetes.core
+            k8s_config.load_kube_config(context=params["context"], client_configuration=configuration)
+        except k8s_config.ConfigException:
+            k8s_config.load_incluster_config(client_configuration=configuration)
     if params["validate_certs"] is not None:
         configuration.verify_ssl = params["validate_certs"]
     if params["ca_cert"]:
@@ -284,7 +287,7 @@ def read_certificate(module):
     if cert:
         if "-----BEGIN" in cert:
             return to_bytes(cert)
-        path = os.path.expanduser(cert)
+        path = cert
         if not os.path.isfile(path):
             module.fail_json(msg="cert %s: no such file (give a path to the PEM certificate or the PEM text)" % cert)
         with open(path, "rb") as handle:

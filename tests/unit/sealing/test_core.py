@@ -368,5 +368,6 @@ def test_fast_yaml_equals_pyyaml(kp2048):
     assert yaml.safe_load(s.dump_yaml(obj)) == obj
     empty = s.seal(cert, s.build_request(name="db", namespace="ns1", string_data={"a": "b"}), remove_keys=[]).object
     empty["spec"]["encryptedData"] = {}
-    assert s.dump_yaml(empty) == "---\n" + yaml.dump(empty, Dumper=yaml.SafeDumper, default_flow_style=False,
-                                                      sort_keys=True, allow_unicode=True, width=1 << 30)
+    expected = yaml.dump(empty, Dumper=yaml.SafeDumper, default_flow_style=False, sort_keys=True, allow_unicode=True,
+                         width=1 << 30)
+    assert s.dump_yaml(empty) == "---\n" + expected

@@ -44,7 +44,7 @@ def unseal_file(kp, path):
 
 def test_writes_file_and_round_trips(run_module, kp, tmp_path):
     dest = tmp_path / "sealed.yaml"
-    ok, res, _ = run_module(base_args(kp, dest, data={"BIN": base64.b64encode(b"\x00\xffbin").decode()}))
+    ok, res, _warn = run_module(base_args(kp, dest, data={"BIN": base64.b64encode(b"\x00\xffbin").decode()}))
     assert ok, res
     assert res["changed"] is True
     assert stat.S_IMODE(os.stat(dest).st_mode) == 0o644
@@ -70,7 +70,7 @@ def test_merge_keeps_and_reseals_only_changed(run_module, kp2048, tmp_path):
     dest = tmp_path / "sealed.yaml"
     run_module(base_args(kp2048, dest))
     first = yaml.safe_load(dest.read_text())["spec"]["encryptedData"]
-    ok, res, _ = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "new-pass", "EXTRA": "e"}))
+    ok, res, _warn = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "new-pass", "EXTRA": "e"}))
     assert ok and res["changed"] is True
     assert res["keys"] == {"added": ["EXTRA"], "changed": ["DB_PASSWORD"], "unchanged": [], "kept": ["API_TOKEN"],
                            "removed": []}
@@ -79,7 +79,7 @@ def test_merge_keeps_and_reseals_only_changed(run_module, kp2048, tmp_path):
     assert second["DB_PASSWORD"] != first["DB_PASSWORD"]
     assert unseal_file(kp2048, dest) == {"DB_PASSWORD": b"new-pass", "API_TOKEN": PLAIN["API_TOKEN"].encode(), "EXTRA": b"e"}
     # removing a key
-    ok, res, _ = run_module(base_args(kp2048, dest, string_data=None, remove_keys=["EXTRA"]))
+    ok, res, _warn = run_module(base_args(kp2048, dest, string_data=None, remove_keys=["EXTRA"]))
     assert ok and res["changed"] and res["keys"]["removed"] == ["EXTRA"]
     assert set(unseal_file(kp2048, dest)) == {"DB_PASSWORD", "API_TOKEN"}
     fps = json.loads(yaml.safe_load(dest.read_text())["metadata"]["annotations"][s.FINGERPRINT_ANNOTATION])
@@ -89,7 +89,7 @@ def test_merge_keeps_and_reseals_only_changed(run_module, kp2048, tmp_path):
 def test_other_fingerprint_key_reseals(run_module, kp2048, tmp_path):
     dest = tmp_path / "sealed.yaml"
     run_module(base_args(kp2048, dest))
-    ok, res, _ = run_module(base_args(kp2048, dest, fingerprint_key="rotated"))
+    ok, res, _warn = run_module(base_args(kp2048, dest, fingerprint_key="rotated"))
     assert ok and res["changed"] and sorted(res["keys"]["changed"]) == ["API_TOKEN", "DB_PASSWORD"]
 
 
@@ -105,20 +105,20 @@ def test_without_fingerprint_key_always_reseals(run_module, kp2048, tmp_path):
 
 def test_check_mode_writes_nothing(run_module, kp2048, tmp_path):
     dest = tmp_path / "sealed.yaml"
-    ok, res, _ = run_module(base_args(kp2048, dest), check=True)
+    ok, res, _warn = run_module(base_args(kp2048, dest), check=True)
     assert ok and res["changed"] is True and not dest.exists()
     run_module(base_args(kp2048, dest))
     before = dest.read_bytes()
-    ok, res, _ = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "changed"}), check=True)
+    ok, res, _warn = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "changed"}), check=True)
     assert ok and res["changed"] is True and dest.read_bytes() == before
-    ok, res, _ = run_module(base_args(kp2048, dest), check=True)
+    ok, res, _warn = run_module(base_args(kp2048, dest), check=True)
     assert ok and res["changed"] is False
 
 
 def test_diff_has_keys_not_secrets(run_module, kp2048, tmp_path):
     dest = tmp_path / "sealed.yaml"
     run_module(base_args(kp2048, dest))
-    ok, res, _ = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "other-secret-value", "NEW": "n3w-value"},
+    ok, res, _warn = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "other-secret-value", "NEW": "n3w-value"},
                                       remove_keys=["API_TOKEN"]), diff=True)
     assert ok
     diff = res["diff"]
@@ -134,7 +134,7 @@ def test_diff_has_keys_not_secrets(run_module, kp2048, tmp_path):
 def test_scopes_written_top_level_and_template(run_module, kp2048, tmp_path):
     for scope, ann in (("namespace-wide", s.ANNOTATION_NAMESPACE_WIDE), ("cluster-wide", s.ANNOTATION_CLUSTER_WIDE)):
         dest = tmp_path / ("%s.yaml" % scope)
-        ok, res, _ = run_module(base_args(kp2048, dest, scope=scope))
+        ok, res, _warn = run_module(base_args(kp2048, dest, scope=scope))
         assert ok, res
         obj = yaml.safe_load(dest.read_text())
         assert obj["metadata"]["annotations"][ann] == "true"
@@ -142,7 +142,7 @@ def test_scopes_written_top_level_and_template(run_module, kp2048, tmp_path):
         assert set(unseal_file(kp2048, dest)) == set(PLAIN)
         # a file of another scope is not silently merged into
         other = "strict"
-        ok, res, _ = run_module(base_args(kp2048, dest, scope=other))
+        ok, res, _warn = run_module(base_args(kp2048, dest, scope=other))
         assert not ok and "different scope" in res["msg"]
 
 
@@ -153,7 +153,7 @@ def test_secret_manifest_input(run_module, kp2048, tmp_path):
                            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\": \"leak\"}",
                                            s.ANNOTATION_CLUSTER_WIDE: "true"}},
               "data": {"password": "c2VjcmV0LWJ5dGVz"}}
-    ok, res, _ = run_module(dict(cert=kp2048.cert_pem.decode(), secret=secret, fingerprint_key=FKEY, dest=str(dest)))
+    ok, res, _warn = run_module(dict(cert=kp2048.cert_pem.decode(), secret=secret, fingerprint_key=FKEY, dest=str(dest)))
     assert ok, res
     obj = yaml.safe_load(dest.read_text())
     tmeta = obj["spec"]["template"]["metadata"]
@@ -167,22 +167,22 @@ def test_secret_manifest_input(run_module, kp2048, tmp_path):
 
 
 def test_raw(run_module, kp4096):
-    ok, res, _ = run_module(dict(cert=kp4096.cert_pem.decode(), raw=True, scope="namespace-wide", namespace="ns1",
+    ok, res, _warn = run_module(dict(cert=kp4096.cert_pem.decode(), raw=True, scope="namespace-wide", namespace="ns1",
                                  string_data={"v": "bin-\u00e9-value"}))
     assert ok, res
     assert res["value"].startswith("Ag") and "\n" not in res["value"]
     assert s.hybrid_decrypt([kp4096.key], base64.b64decode(res["value"]), b"ns1") == "bin-\u00e9-value".encode()
     assert_no_plaintext(res)
-    ok, res, _ = run_module(dict(cert=kp4096.cert_pem.decode(), raw=True, namespace="ns1", name="x", string_data={"a": "1", "b": "2"}))
+    ok, res, _warn = run_module(dict(cert=kp4096.cert_pem.decode(), raw=True, namespace="ns1", name="x", string_data={"a": "1", "b": "2"}))
     assert not ok and "exactly one item" in res["msg"]
 
 
 def test_cert_from_file(run_module, kp2048, tmp_path):
     path = tmp_path / "cert.pem"
     path.write_bytes(kp2048.cert_pem)
-    ok, res, _ = run_module(base_args(kp2048, cert=str(path)))
+    ok, res, _warn = run_module(base_args(kp2048, cert=str(path)))
     assert ok and res["cert_fingerprint_sha256"] == s.load_certificate(kp2048.cert_pem).fingerprint_sha256
-    ok, res, _ = run_module(base_args(kp2048, cert=str(tmp_path / "missing.pem")))
+    ok, res, _warn = run_module(base_args(kp2048, cert=str(tmp_path / "missing.pem")))
     assert not ok and "no such file" in res["msg"]
 
 
@@ -195,7 +195,7 @@ def test_cert_from_file(run_module, kp2048, tmp_path):
     (dict(string_data=None), "nothing to seal"),
 ])
 def test_bad_inputs(run_module, kp2048, tmp_path, extra, match):
-    ok, res, _ = run_module(base_args(kp2048, tmp_path / "x.yaml", **extra))
+    ok, res, _warn = run_module(base_args(kp2048, tmp_path / "x.yaml", **extra))
     assert not ok
     assert pytest.importorskip("re").search(match, res["msg"]), res["msg"]
     assert not (tmp_path / "x.yaml").exists()
@@ -207,7 +207,7 @@ def test_bad_certificates(run_module, kp2048, expired_cert_pem, ec_cert_pem, tmp
 
     pub = kp2048.key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     for pem, match in ((expired_cert_pem, "expired at"), (ec_cert_pem, "needs an RSA key"), (pub, "bare public key")):
-        ok, res, _ = run_module(base_args(kp2048, tmp_path / "x.yaml", cert=pem.decode()))
+        ok, res, _warn = run_module(base_args(kp2048, tmp_path / "x.yaml", cert=pem.decode()))
         assert not ok and match in res["msg"], res["msg"]
         assert_no_plaintext(res)
     assert not (tmp_path / "x.yaml").exists()
@@ -216,7 +216,7 @@ def test_bad_certificates(run_module, kp2048, expired_cert_pem, ec_cert_pem, tmp
 def test_refuses_non_sealedsecret_dest(run_module, kp2048, tmp_path):
     dest = tmp_path / "x.yaml"
     dest.write_text("apiVersion: v1\nkind: ConfigMap\n")
-    ok, res, _ = run_module(base_args(kp2048, dest))
+    ok, res, _warn = run_module(base_args(kp2048, dest))
     assert not ok and "not a bitnami.com/v1alpha1 SealedSecret" in res["msg"]
     assert dest.read_text() == "apiVersion: v1\nkind: ConfigMap\n"
 
@@ -225,7 +225,7 @@ def test_mode_is_repaired(run_module, kp2048, tmp_path):
     dest = tmp_path / "sealed.yaml"
     run_module(base_args(kp2048, dest))
     os.chmod(dest, 0o600)
-    ok, res, _ = run_module(base_args(kp2048, dest))
+    ok, res, _warn = run_module(base_args(kp2048, dest))
     assert ok and res["changed"] and stat.S_IMODE(os.stat(dest).st_mode) == 0o644
 
 
@@ -267,11 +267,11 @@ def api_server_double(kp2048):
 def test_fetch_cert_through_service_proxy(run_module, kp2048, api_server_double):
     args = base_args(kp2048, host=api_server_double, api_key="test-token")
     del args["cert"]
-    ok, res, _ = run_module(args)
+    ok, res, _warn = run_module(args)
     assert ok, res
     path, auth, accept = _ApiServerDouble.seen[-1]
     assert auth == "Bearer test-token" and accept == "application/x-pem-file, */*"
     assert res["cert_fingerprint_sha256"] == s.load_certificate(kp2048.cert_pem).fingerprint_sha256
     args["controller_name"] = "wrong"
-    ok, res, _ = run_module(args)
+    ok, res, _warn = run_module(args)
     assert not ok and "cannot fetch the certificate from controller kube-system/wrong" in res["msg"]
