@@ -118,8 +118,9 @@ def test_check_mode_writes_nothing(run_module, kp2048, tmp_path):
 def test_diff_has_keys_not_secrets(run_module, kp2048, tmp_path):
     dest = tmp_path / "sealed.yaml"
     run_module(base_args(kp2048, dest))
-    ok, res, _warn = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "other-secret-value", "NEW": "n3w-value"},
-                                      remove_keys=["API_TOKEN"]), diff=True)
+    args = base_args(kp2048, dest, string_data={"DB_PASSWORD": "other-secret-value", "NEW": "n3w-value"},
+                     remove_keys=["API_TOKEN"])
+    ok, res, _warn = run_module(args, diff=True)
     assert ok
     diff = res["diff"]
     assert "DB_PASSWORD (changed)" in diff["after"] and "NEW (added)" in diff["after"]
@@ -167,8 +168,9 @@ def test_secret_manifest_input(run_module, kp2048, tmp_path):
 
 
 def test_raw(run_module, kp4096):
-    ok, res, _warn = run_module(dict(cert=kp4096.cert_pem.decode(), raw=True, scope="namespace-wide", namespace="ns1",
-                                 string_data={"v": "bin-\u00e9-value"}))
+    args = dict(cert=kp4096.cert_pem.decode(), raw=True, scope="namespace-wide", namespace="ns1",
+                string_data={"v": "bin-\u00e9-value"})
+    ok, res, _warn = run_module(args)
     assert ok, res
     assert res["value"].startswith("Ag") and "\n" not in res["value"]
     assert s.hybrid_decrypt([kp4096.key], base64.b64decode(res["value"]), b"ns1") == "bin-\u00e9-value".encode()
