@@ -410,7 +410,7 @@ class SchemaValidator:
     ):
         missing = missing_libraries()
         if missing:
-            raise SchemaError("missing Python libraries: %s" % ", ".join(name for name, _ in missing))
+            raise SchemaError("missing Python libraries: %s" % ", ".join(item[0] for item in missing))
         self.k8s_version = k8s_version
         self.strict = strict
         self.core = _core(k8s_version, strict)

@@ -22,7 +22,7 @@ description:
   - Bad input (duplicate app names, bad domain, port out of range, min > max replicas, bad image tag for the
     environment's tag policy) fails before anything is written, with a message naming the field.
 author:
-  - parametric_portal maintainers
+  - parametric_portal maintainers (@parametric-portal)
 options:
   apps:
     description:
@@ -57,11 +57,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Computes and reports what would change, writes nothing.
   diff_mode:
     support: full
-    details: One diff entry per created, updated or removed file.
+    description: One diff entry per created, updated or removed file.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the controller.
 notes:
   - Runs on the controller (use it in a play on localhost).
 seealso:

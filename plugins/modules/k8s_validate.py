@@ -22,7 +22,7 @@ description:
   - Fails when there is any finding, with a readable report (file, object, path, message). Reads only, never changes
     anything.
 author:
-  - parametric_portal maintainers
+  - parametric_portal maintainers (@parametric-portal)
 options:
   paths:
     description: Files and/or directories (searched recursively for C(*.yaml) and C(*.yml)) holding manifests.
@@ -63,11 +63,14 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Read-only; behaves the same in check mode.
+    description: Read-only; behaves the same in check mode.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to diff.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the controller.
 requirements:
   - PyYAML
   - jsonschema
