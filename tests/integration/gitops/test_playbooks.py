@@ -26,7 +26,7 @@ def play(playbook, *args, inventory="inventories/prod", check=False):
            "-i", inventory]
     if check:
         cmd += ["--check", "--diff"]
-    env = dict(os.environ, PATH=venv_bin + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), 
+    env = dict(os.environ, PATH=venv_bin + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", KUBECONFIG=str(REPO / "build" / "no-such-kubeconfig"))
     proc = subprocess.run(cmd + list(args), cwd=REPO, capture_output=True, text=True, env=env, check=False)
     recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)

@@ -6,7 +6,7 @@ kubernetes-validate and the upstream CRD files of the shared folder (PP_SHARED_D
 """
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -186,7 +186,6 @@ def test_prod_has_every_spec_resource_with_numbers(builds):
     assert api["resources"]["limits"] == {"memory": "1Gi", "cpu": "1000m"}
     assert api["ports"][0]["containerPort"] == 4000 and icons["ports"][0]["containerPort"] == 8080
     assert {"name": "LOG_LEVEL", "value": "INFO"} in api["env"]
-    import re
     assert re.match(r"^ghcr\.io/parametric-portal/api:sha-[0-9a-f]{7}$", api["image"])
     assert re.match(r"^ghcr\.io/parametric-portal/icons:sha-[0-9a-f]{7}$", icons["image"])
     route = idx[("IngressRoute", ns, "api-https")]["spec"]

@@ -164,8 +164,8 @@ def _write(root, rel, text):
 def test_plan_creates_then_nothing(tmp_path):
     rendered = _render()
     plan = m.plan_tree(str(tmp_path), rendered, ["dev", "prod"])
-    assert set(plan["create"]) == set(rendered) | {"overlays/dev/secrets/kustomization.yaml",
-                                                    "overlays/prod/secrets/kustomization.yaml"}
+    secrets = {"overlays/dev/secrets/kustomization.yaml", "overlays/prod/secrets/kustomization.yaml"}
+    assert set(plan["create"]) == set(rendered) | secrets
     m.apply_plan(str(tmp_path), plan)
     again = m.plan_tree(str(tmp_path), rendered, ["dev", "prod"])
     assert not again["create"] and not again["update"] and not again["remove"]
