@@ -325,28 +325,68 @@ _FILE_CRD_CACHE: Dict[Tuple[str, float], List[dict]] = {}
 _GROUP_RE = re.compile(r"^spec:\s*\n(?:[ \t].*\n|\s*\n)*?[ \t]+group:\s*['\"]?([A-Za-z0-9.-]+)", re.M)
 _NAMES_KIND_RE = re.compile(r"^([ \t]+)names:\s*\n(?:\1[ \t]+.*\n)*?\1[ \t]+kind:\s*['\"]?([A-Za-z0-9]+)", re.M)
 _CRD_KIND_RE = re.compile(r"^kind:\s*['\"]?CustomResourceDefinition\b", re.M)
+_DOC_SEP_RE = re.compile(r"^---[ \t]*$", re.M)
+CACHE_VERSION = "1"
 
 
-def _parse_crd_file(path: str) -> List[dict]:
+def default_cache_dir() -> str:
+    """Where parsed CRD files are cached as JSON: $PP_SCHEMA_CACHE, else ~/.cache/parametric_portal/crd-json."""
+    env = os.environ.get("PP_SCHEMA_CACHE")
+    if env:
+        return env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "parametric_portal", "crd-json")
+
+
+def _parse_crd_file(path: str, cache_dir: Optional[str] = None) -> List[dict]:
+    """CRD documents of a file. Parsing YAML costs ~0.2 s per large CRD (Kyverno's are 1.4 MB), so the
+    result is kept per process and, when ``cache_dir`` is set, as JSON keyed by the file's SHA-256
+    (a changed file gets a new key; an unwritable cache is silently skipped)."""
+    import hashlib
+    import json
+
     key = (path, os.path.getmtime(path))
     docs = _FILE_CRD_CACHE.get(key)
+    if docs is not None:
+        return docs
+    cache_file = None
+    if cache_dir:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        cache_file = os.path.join(cache_dir, "%s-v%s.json" % (digest, CACHE_VERSION))
+        try:
+            with open(cache_file, encoding="utf-8") as handle:
+                docs = json.load(handle)
+        except (OSError, ValueError):
+            docs = None
     if docs is None:
         try:
             docs = [d for d in load_yaml_documents(path) if d.get("kind") == "CustomResourceDefinition"]
         except (OSError, ValueError, yaml.YAMLError) as exc:
             raise SchemaError("cannot read CRD file %s: %s" % (path, exc))
-        _FILE_CRD_CACHE[key] = docs
+        if cache_file:
+            try:
+                os.makedirs(cache_dir, exist_ok=True)
+                tmp = "%s.%d.tmp" % (cache_file, os.getpid())
+                with open(tmp, "w", encoding="utf-8") as handle:
+                    json.dump(docs, handle)
+                os.replace(tmp, cache_file)
+            except (OSError, TypeError, ValueError):
+                pass
+    _FILE_CRD_CACHE[key] = docs
     return docs
 
 
-def _index_crd_file(path: str) -> List[_CrdEntry]:
+def _index_crd_file(path: str, cache_dir: Optional[str] = None) -> List[_CrdEntry]:
     """Cheap index of a CRD file: group and kind by regex, full parse deferred until needed."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     if not _CRD_KIND_RE.search(text):
         return []
-    chunks = re.split(r"^---[ \t]*$", text, flags=re.M)
-    crd_chunks = [c for c in chunks if _CRD_KIND_RE.search(c)]
+    if len(_CRD_KIND_RE.findall(text)) == 1 and len(_DOC_SEP_RE.findall(text)) <= 1:
+        crd_chunks = [text]  # the usual layout: one CRD per file (avoid splitting megabytes)
+    else:
+        crd_chunks = [c for c in _DOC_SEP_RE.split(text) if _CRD_KIND_RE.search(c)]
     entries = []
     if len(crd_chunks) == 1:
         group = _GROUP_RE.search(crd_chunks[0])
@@ -355,7 +395,7 @@ def _index_crd_file(path: str) -> List[_CrdEntry]:
             g, k = group.group(1), kind.group(2)
 
             def loader(path=path, g=g, k=k):
-                for doc in _parse_crd_file(path):
+                for doc in _parse_crd_file(path, cache_dir):
                     spec = doc.get("spec") or {}
                     if spec.get("group") == g and (spec.get("names") or {}).get("kind") == k:
                         return doc
@@ -363,7 +403,7 @@ def _index_crd_file(path: str) -> List[_CrdEntry]:
 
             return [_CrdEntry(path, g, k, loader)]
     # unusual layout (several CRDs in one file, other indentation): parse it now
-    for doc in _parse_crd_file(path):
+    for doc in _parse_crd_file(path, cache_dir):
         spec = doc.get("spec") or {}
         entries.append(
             _CrdEntry(path, spec.get("group", ""), (spec.get("names") or {}).get("kind", ""), (lambda d=doc: d))
@@ -399,6 +439,7 @@ class SchemaValidator:
     :param k8s_version: Kubernetes minor version of the core schemas (``1.32``).
     :param strict: reject unknown fields (``kubectl --validate=strict``).
     :param crd_objects: CRD objects as dicts, e.g. read from a live cluster.
+    :param cache_dir: JSON cache of parsed CRD files; ``""`` = default_cache_dir(), ``None`` = no disk cache.
     """
 
     def __init__(
@@ -407,6 +448,7 @@ class SchemaValidator:
         k8s_version: str = "1.32",
         strict: bool = True,
         crd_objects: Optional[List[dict]] = None,
+        cache_dir: Optional[str] = "",
     ):
         missing = missing_libraries()
         if missing:
@@ -415,10 +457,11 @@ class SchemaValidator:
         self.strict = strict
         self.core = _core(k8s_version, strict)
         self.registry = self.core.registry
+        self.cache_dir = default_cache_dir() if cache_dir == "" else cache_dir
         self.crd_files = find_crd_files(crd_dirs or [])
         self._crds: Dict[Tuple[str, str], List[_CrdEntry]] = {}
         for path in self.crd_files:
-            for entry in _index_crd_file(path):
+            for entry in _index_crd_file(path, self.cache_dir):
                 self._crds.setdefault((entry.group, entry.kind), []).append(entry)
         for index, doc in enumerate(crd_objects or []):
             spec = doc.get("spec") or {}

@@ -54,6 +54,12 @@ options:
     type: list
     elements: str
     default: []
+  schema_cache:
+    description:
+      - Keep parsed CRD files as JSON in a cache folder on the controller (C($PP_SCHEMA_CACHE), else
+        C(~/.cache/parametric_portal/crd-json)), keyed by each file's SHA-256, so later runs skip the slow YAML parse.
+    type: bool
+    default: true
   kubeconfig:
     description: Kubeconfig for O(crd_source=cluster); the client's default when omitted.
     type: path
@@ -186,6 +192,7 @@ def main():
             k8s_version=dict(type="str", default="1.32"),
             strict=dict(type="bool", default=True),
             exclude=dict(type="list", elements="str", default=[]),
+            schema_cache=dict(type="bool", default=True),
             kubeconfig=dict(type="path"),
             context=dict(type="str"),
         ),
@@ -207,7 +214,8 @@ def main():
     result = dict(changed=False, findings=[], report="", objects=0, files=[])
     try:
         validator = ks.SchemaValidator(crd_dirs=crd_dirs, k8s_version=params["k8s_version"],
-                                       strict=params["strict"], crd_objects=crd_objects)
+                                       strict=params["strict"], crd_objects=crd_objects,
+                                       cache_dir="" if params["schema_cache"] else None)
         files = manifest_files(params["paths"], params["exclude"])
         findings = []
         for path in files:

@@ -147,3 +147,19 @@ def test_crd_conversion_nullable_and_preserve():
     assert "additionalProperties" not in out["properties"]["b"]
     assert out["properties"]["d"] == {"type": ["integer", "string"]}
     assert not any(k.startswith("x-kubernetes") for k in out["properties"]["b"])
+
+
+def test_crd_json_cache_is_keyed_by_content(tmp_path, crds_dir):
+    src = crds_dir / "traefik" / "v3.3.5" / "traefik.io_middlewares.yaml"
+    crd_dir = tmp_path / "crds"
+    crd_dir.mkdir()
+    (crd_dir / "mw.yaml").write_bytes(src.read_bytes())
+    cache = tmp_path / "cache"
+    validator = ks.SchemaValidator(crd_dirs=[str(crd_dir)], cache_dir=str(cache))
+    assert validator.validate(MIDDLEWARE) == []
+    (entry,) = list(cache.iterdir())
+    entry.write_text("not json")  # a corrupt cache entry is ignored, never trusted
+    ks._FILE_CRD_CACHE.clear()
+    assert ks.SchemaValidator(crd_dirs=[str(crd_dir)], cache_dir=str(cache)).validate(MIDDLEWARE) == []
+    ks._FILE_CRD_CACHE.clear()
+    assert ks.SchemaValidator(crd_dirs=[str(crd_dir)], cache_dir=None).validate(MIDDLEWARE) == []
