@@ -376,7 +376,7 @@ def evaluate_ssh_methods(methods):
     return (FAIL if weak else PASS), detail
 
 
-def ssh_probe_command(ssh_bin, address, port, timeout):
+def ssh_probe_command(ssh_bin, address, port, timeout, user="verify-probe"):
     """The client command: offer only the 'none' method so the server lists what it accepts."""
     return [
         ssh_bin, "-v", "-F", "/dev/null", "-p", str(port),
@@ -384,17 +384,17 @@ def ssh_probe_command(ssh_bin, address, port, timeout):
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
         "-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=%d" % max(1, int(timeout)),
         "-o", "LogLevel=VERBOSE",
-        "verify-probe@%s" % address, "true",
+        "-l", user, address, "true",
     ]
 
 
-def check_ssh_password(run_command, ssh_bin, address, port, timeout):
+def check_ssh_password(run_command, ssh_bin, address, port, timeout, user="verify-probe"):
     """``run_command(argv) -> (rc, stdout, stderr)`` is injected (AnsibleModule.run_command)."""
     target = _target(address, port)
     check = "SSH refuses password auth"
     if not ssh_bin:
         return row(check, target, SKIP, "no ssh client on the controller")
-    _rc, out, err = run_command(ssh_probe_command(ssh_bin, address, port, timeout))
+    _rc, out, err = run_command(ssh_probe_command(ssh_bin, address, port, timeout, user))
     result, detail = evaluate_ssh_methods(parse_ssh_auth_methods((err or "") + (out or "")))
     return row(check, target, result, detail)
 
@@ -589,7 +589,8 @@ def run_endpoint_checks(params, run_command, ssh_bin):
         if "headers" in checks:
             rows.extend(check_headers(address, https_port, domain, params.get("hsts_min_age", 31536000), timeout))
     if "ssh_password" in checks and params.get("ssh_port"):
-        rows.append(check_ssh_password(run_command, ssh_bin, params.get("ssh_address") or address, params["ssh_port"], timeout))
+        rows.append(check_ssh_password(run_command, ssh_bin, params.get("ssh_address") or address, params["ssh_port"], timeout,
+                                       params.get("ssh_user") or "verify-probe"))
     if "closed_ports" in checks:
         for port in params.get("closed_tcp_ports") or []:
             rows.append(check_tcp_closed(address, port, timeout))

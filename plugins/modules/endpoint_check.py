@@ -30,7 +30,7 @@ description:
   - The logic lives in the collection's private module_utils C(_endpoint_checks) (standard library
     only - ssl, socket, http.client).
 author:
-  - parametric_portal maintainers
+  - parametric_portal maintainers (@parametric-portal)
 options:
   address:
     description: IP address or host name to connect to (the host's public address).
@@ -68,6 +68,12 @@ options:
   ssh_port:
     description: SSH port. The SSH check is skipped when unset.
     type: int
+  ssh_user:
+    description:
+      - User name the probe presents. No credential is ever sent (only the C(none) method), but an
+        existing user (the admin user) keeps C(Invalid user) lines, which fail2ban counts, out of the log.
+    type: str
+    default: verify-probe
   closed_tcp_ports:
     description: TCP ports that must not accept a connection from the controller.
     type: list
@@ -85,9 +91,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: The module only reads (connects and disconnects), so it runs unchanged in check mode.
+    description: The module only reads (connects and disconnects), so it runs unchanged in check mode.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to diff.
 notes:
   - TLS 1.0/1.1 probes lower the client's OpenSSL security level to 0 so the old protocols can be
     offered. If the controller's OpenSSL cannot offer them at all the rows are SKIP, not PASS.
@@ -165,6 +172,7 @@ def main():
             hsts_min_age=dict(type="int", default=31536000),
             ssh_address=dict(type="str"),
             ssh_port=dict(type="int"),
+            ssh_user=dict(type="str", default="verify-probe"),
             closed_tcp_ports=dict(type="list", elements="int", default=[]),
             checks=dict(type="list", elements="str", choices=list(ALL_CHECKS)),
             timeout=dict(type="float", default=5),

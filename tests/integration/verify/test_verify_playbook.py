@@ -32,6 +32,7 @@ def _inventory(ep, side, tmp_path, **extra):
         "infra_apps": [{"name": "a", "domain": ep.domains[0]}],
         "monitoring_grafana_domain": ep.domains[1],
         "hardening_ssh_port": s["ssh_port"],
+        "hardening_admin_user": "deploy",
         "verify_https_port": s["https_port"],
         "verify_http_port": s["http_port"],
         "verify_ca_file": ep.ca_file,
