@@ -37,6 +37,6 @@ def platform() -> dict:
         "lgtm_chart_version": monitoring["monitoring_lgtm_chart_version"],
         "lgtm_chart_repo_url": monitoring["monitoring_lgtm_chart_repo_url"],
         "grafana_domain": monitoring["monitoring_grafana_domain"].replace("{{ infra_domain }}", domain),
-        "grafana_admin_secret": play["gitops_render_grafana_admin_secret"],
+        "grafana_admin_secret": monitoring["monitoring_grafana_admin_secret_name"],
         "postgres_cluster_name": play["gitops_render_postgres_cluster_name"],
     }
