@@ -15,7 +15,7 @@ description:
   - Deterministic; it does not compare with the current time (use RV(_value.not_after)). Sealing itself is
     the module M(parametric_portal.infra.seal_secret), never a filter.
 author:
-  - parametric_portal maintainers
+  - parametric_portal maintainers (@parametric-portal)
 requirements:
   - cryptography
 options:

@@ -24,7 +24,7 @@ description:
     reports C(changed) whenever O(dest) exists (a warning says so).
   - The plaintext never appears in results, errors, diffs or files.
 author:
-  - parametric_portal maintainers
+  - parametric_portal maintainers (@parametric-portal)
 extends_documentation_fragment:
   - parametric_portal.infra.sealing
 attributes:
@@ -36,6 +36,7 @@ attributes:
     description: The diff lists item keys with added/changed/removed, never values or ciphertext.
   safe_file_operations:
     support: full
+    description: O(dest) is replaced atomically (temporary file in the same folder, then rename).
   idempotent:
     support: full
     description: Requires O(fingerprint_key); see the description.
