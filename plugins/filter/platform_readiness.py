@@ -16,7 +16,7 @@ description:
     can drive C(until) on a M(kubernetes.core.k8s_info) task (bounded waits).
   - Rules per kind are documented in the collection's C(docs/platform.md).
 author:
-  - parametric_portal maintainers
+  - parametric_portal maintainers (@parametric-portal)
 options:
   _input:
     description: Objects of O(kind) (C(resources) of M(kubernetes.core.k8s_info)); for HelmChart the install Jobs.

@@ -27,7 +27,7 @@ What "ready" means, per kind:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
 READY = "ready"
 PENDING = "pending"

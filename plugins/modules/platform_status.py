@@ -21,7 +21,7 @@ description:
     for C(until)), then this module to fail with a clear message when the wait ran out.
   - Rules per kind are documented in the collection's C(docs/platform.md).
 author:
-  - parametric_portal maintainers
+  - parametric_portal maintainers (@parametric-portal)
 options:
   kind:
     description: Kind of the objects to evaluate.
@@ -56,8 +56,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Evaluates the same way in check mode; it never changes anything.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 notes:
   - Reads nothing and changes nothing; it always returns C(changed=false).
 """
