@@ -68,3 +68,31 @@ def test_k8s_validate_cluster_source_without_cluster_fails_plainly(tmp_path):
     result = run_module("k8s_validate", {"paths": [str(good)], "crd_source": "cluster",
                                          "kubeconfig": str(tmp_path / "missing-kubeconfig")}, tmp_path)
     assert result["failed"] is True and "cannot read CRDs from the cluster" in result["msg"]
+
+
+def test_k8s_validate_cluster_crds_glue_with_api_double(monkeypatch, crds_dir):
+    """crd_source=cluster: the CRD list the API server would return (test double built from the upstream
+    CRD file, the same object shape) feeds the validator. No cluster runs here."""
+    from types import SimpleNamespace
+
+    kubernetes = pytest.importorskip("kubernetes")
+    from ansible_collections.parametric_portal.infra.plugins.modules import k8s_validate as mod
+    from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema as ks
+
+    (crd,) = ks.load_yaml_documents(str(crds_dir / "sealed-secrets" / "v0.28.0" / "bitnami.com_sealedsecrets.yaml"))
+
+    class ApiextensionsDouble:
+        api_client = kubernetes.client.ApiClient()
+
+        def list_custom_resource_definition(self):
+            return SimpleNamespace(items=[crd])
+
+    calls = []
+    monkeypatch.setattr(mod.k8s_config, "load_kube_config", lambda config_file, context: calls.append((config_file, context)))
+    monkeypatch.setattr(mod.k8s_client, "ApiextensionsV1Api", ApiextensionsDouble)
+    objects = mod.cluster_crds("/path/kubeconfig", "ctx")
+    assert calls == [("/path/kubeconfig", "ctx")]
+    validator = ks.SchemaValidator(crd_objects=objects, cache_dir=None)
+    sealed = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "s", "namespace": "n"},
+              "spec": {"encryptedData": {"k": "AgB="}, "tmplate": {}}}
+    assert [(f.path, f.message) for f in validator.validate(sealed)] == [("spec.tmplate", "unknown field 'tmplate'")]
