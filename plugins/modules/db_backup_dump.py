@@ -69,6 +69,12 @@ options:
     description: Password; sent on stdin to the remote wrapper, never on a command line.
     type: str
     default: ''
+  server_version:
+    description:
+      - PostgreSQL server version for the manifest when the caller already knows it
+        (saves one round trip); empty = ask the server with C(SHOW server_version).
+    type: str
+    default: ''
 attributes:
   check_mode:
     support: full
@@ -164,7 +170,7 @@ def run_dump(p, runner, check_mode):
     conn = dbx.conn_args(p["user"], p["host"], p["port"])
     started = time.time()
     try:
-        version = runner.run(dbx.psql_command("SHOW server_version", p["database"], ["-w"] + conn)).strip()
+        version = p["server_version"] or runner.run(dbx.psql_command("SHOW server_version", p["database"], ["-w"] + conn)).strip()
         tool = runner.run(["pg_dump", "--version"]).strip()
         fd = os.open(tmp["dump"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -225,6 +231,7 @@ def main():
             host=dict(type="str", default=""),
             port=dict(type="int"),
             password=dict(type="str", default="", no_log=True),
+            server_version=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
