@@ -46,7 +46,7 @@ PLAYBOOK = """---
 """
 
 
-def run_roles(tmp: Path, overrides: Dict[str, Any] | None = None, roles=None, drop=()) -> subprocess.CompletedProcess:
+def run_roles(tmp: Path, overrides: Dict[str, Any] | None = None, roles=None, drop=(), extra_args=()) -> subprocess.CompletedProcess:
     """Run the roles against localhost with every manifests dir pointed at tmp/manifests."""
     manifests = tmp / "manifests"
     manifests.mkdir(parents=True, exist_ok=True)
@@ -71,7 +71,7 @@ def run_roles(tmp: Path, overrides: Dict[str, Any] | None = None, roles=None, dr
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
     })
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play), "-e", "@%s" % (tmp / "vars.json")],
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play), "-e", "@%s" % (tmp / "vars.json"), *extra_args],
         cwd=tmp, env=env, capture_output=True, text=True, timeout=600,
     )
 

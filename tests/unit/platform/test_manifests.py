@@ -200,3 +200,13 @@ def test_bad_input_fails_before_anything_is_written(tmp_path, platform_run_roles
     assert result.returncode != 0
     assert expected in result.stdout + result.stderr
     assert list((tmp_path / "manifests").iterdir()) == []
+
+
+def test_check_mode_on_a_fresh_server_writes_nothing(tmp_path, platform_run_roles):
+    """--check --diff before the first converge: succeeds, reports the changes, writes nothing.
+    With the live waits on, check mode says it does not wait (there is no cluster here)."""
+    result = platform_run_roles(tmp_path, {"platform_wait_for_ready": True}, extra_args=("--check", "--diff"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed=7" in result.stdout
+    assert result.stdout.count("were not waited on (no manifests were written)") == 5
+    assert list((tmp_path / "manifests").iterdir()) == []
