@@ -117,6 +117,9 @@ def load_yaml_documents(path_or_text: Any) -> List[dict]:
     if not HAS_YAML:
         raise SchemaError("PyYAML is required to read manifests")
     text = path_or_text
+    if (isinstance(path_or_text, str) and "\n" not in path_or_text and path_or_text.endswith((".yaml", ".yml", ".json"))
+            and not os.path.exists(path_or_text)):
+        raise SchemaError("manifest file %s does not exist" % path_or_text)
     if isinstance(path_or_text, os.PathLike) or (
         isinstance(path_or_text, str) and "\n" not in path_or_text and os.path.isfile(path_or_text)
     ):

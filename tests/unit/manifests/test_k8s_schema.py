@@ -163,3 +163,8 @@ def test_crd_json_cache_is_keyed_by_content(tmp_path, crds_dir):
     assert ks.SchemaValidator(crd_dirs=[str(crd_dir)], cache_dir=str(cache)).validate(MIDDLEWARE) == []
     ks._FILE_CRD_CACHE.clear()
     assert ks.SchemaValidator(crd_dirs=[str(crd_dir)], cache_dir=None).validate(MIDDLEWARE) == []
+
+
+def test_load_yaml_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ks.SchemaError, match="does not exist"):
+        ks.load_yaml_documents(str(tmp_path / "missing.yaml"))
