@@ -533,7 +533,8 @@ def evaluate_nft_udp_port(ruleset, port=8472, target="host"):
     heuristic over the rule expressions, not a packet simulator; jumps to other chains are
     followed one level (rules in the jumped-to chain are considered part of the base chain).
     """
-    check = "UDP %d (flannel VXLAN) not accepted from 0.0.0.0/0" % port
+    check = "UDP %d not accepted from 0.0.0.0/0" % port
+    source = "host nft ruleset (UDP cannot be proven closed by a probe from outside)"
     items = (ruleset or {}).get("nftables") or []
     chains = {}
     rules = {}
@@ -556,8 +557,8 @@ def evaluate_nft_udp_port(ruleset, port=8472, target="host"):
         if not any(_accepts_world_udp(r, port) for r in chain_rules):
             guarding.append("%s %s %s" % key)
     if guarding:
-        return row(check, target, PASS, "dropped by input chain(s) with policy drop: %s" % ", ".join(guarding))
-    return row(check, target, FAIL, "no input base chain with policy drop keeps %d/udp closed to all sources" % port)
+        return row(check, target, PASS, "%s: dropped by input chain(s) with policy drop: %s" % (source, ", ".join(guarding)))
+    return row(check, target, FAIL, "%s: no input base chain with policy drop keeps %d/udp closed to all sources" % (source, port))
 
 
 def summarize(rows):

@@ -159,15 +159,19 @@ LogLevel ERROR
 """
 
 
-def _wait_tcp(addr, port, deadline=10.0):
+def _wait_tcp(addr, port, procs, deadline=30.0):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         try:
             socket.create_connection((addr, port), timeout=0.5).close()
             return
         except OSError:
+            dead = [p for p in procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError("%s exited with %s: %s" % (dead[0].args[0], dead[0].returncode,
+                                                             dead[0].stderr.read().decode(errors="replace")))
             time.sleep(0.05)
-    raise RuntimeError("%s:%s did not come up" % (addr, port))
+    raise RuntimeError("%s:%s did not come up within %ss" % (addr, port, deadline))
 
 
 class Endpoints:
@@ -220,10 +224,10 @@ def endpoints():
         listener.bind((BAD_ADDR, ep.bad["closed_port"]))
         listener.listen(8)
         for s in (ep.good, ep.bad):
-            _wait_tcp(s["address"], s["https_port"])
-            _wait_tcp(s["address"], s["http_port"])
-            _wait_tcp(s["address"], s["ssh_port"])
-        _wait_tcp(BAD_ADDR, ep.bad["https13_port"])
+            _wait_tcp(s["address"], s["https_port"], procs)
+            _wait_tcp(s["address"], s["http_port"], procs)
+            _wait_tcp(s["address"], s["ssh_port"], procs)
+        _wait_tcp(BAD_ADDR, ep.bad["https13_port"], procs)
         yield ep
     finally:
         if listener is not None:

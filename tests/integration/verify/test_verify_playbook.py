@@ -96,7 +96,7 @@ EXPECTED_BAD_FAILS = [
     "Certificate valid for domain", "Certificate expiry >= 14 days", "HTTP redirects to HTTPS (301/308)",
     "HSTS max-age >= 31536000", "X-Frame-Options DENY/SAMEORIGIN", "X-Content-Type-Options nosniff",
     "Content-Security-Policy present", "Referrer-Policy present", "SSH refuses password auth",
-    "UDP 8472 (flannel VXLAN) not accepted from 0.0.0.0/0", "Nodes Ready", "Argo CD app Synced/Healthy",
+    "UDP 8472 not accepted from 0.0.0.0/0", "Nodes Ready", "Argo CD app Synced/Healthy",
 ]
 
 
@@ -132,3 +132,19 @@ def test_bad_input_is_rejected_naming_the_variable(endpoints, tmp_path, var, val
     assert proc.returncode != 0
     assert var in proc.stdout, proc.stdout[-2000:]
     assert "Print the verification table" not in proc.stdout
+
+
+def test_udp_row_without_host_access_says_so(endpoints, tmp_path):
+    """Firewall check disabled: SKIP saying UDP is not testable from outside; unreadable ruleset: FAIL."""
+    inv = tmp_path / "inventory-udp.yml"
+    common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False,
+              "infra_public_address": endpoints.good["address"], "infra_domain": "verify.test", "verify_domains": []}
+    inv.write_text(yaml.safe_dump({"all": {"children": {"k3s_servers": {"hosts": {
+        "udp-skip": dict(common, verify_check_host_firewall=False),
+        "udp-unreadable": dict(common, verify_nft_command=["sh", "-c", "echo 'nft: permission denied' >&2; exit 1"]),
+    }}}}}))
+    proc = _run(inv, "--tags", "verify_firewall")
+    rows = {r["target"]: r for r in _table(proc.stdout) if r["check"] == "UDP 8472 not accepted from 0.0.0.0/0"}
+    assert rows["udp-skip"]["result"] == "SKIP" and "not testable from outside" in rows["udp-skip"]["detail"], rows
+    assert rows["udp-unreadable"]["result"] == "FAIL" and "permission denied" in rows["udp-unreadable"]["detail"], rows
+    assert proc.returncode != 0
