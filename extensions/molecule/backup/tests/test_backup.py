@@ -123,7 +123,7 @@ def backup_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_backup(backup_dir):
-    """Seed earlier backups and foreign files, then run the backup playbook once (keep_last=2, keep_days=30)."""
+    """Seed earlier backups and foreign files, then run the backup playbook once (keep_last=1, keep_days=30)."""
     dest = backup_dir / ENV_NAME / CLUSTER
     dest.mkdir(parents=True)
     seeded = {
@@ -134,7 +134,7 @@ def first_backup(backup_dir):
     }
     for name, text in FOREIGN.items():
         (dest / name).write_text(text)
-    result = run_playbook("backup_db.yml", backup_dir, {"db_backup_keep_last": 2, "db_backup_keep_days": 30})
+    result = run_playbook("backup_db.yml", backup_dir, {"db_backup_keep_last": 1, "db_backup_keep_days": 30})
     return {"dest": dest, "seeded": seeded, "result": result}
 
 
