@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Wall time of the GitOps pipeline for both overlays: render + build + validate (target < 3 s).
 
   .venv/bin/python benchmarks/manifests.py [--repeat N]
