@@ -69,7 +69,7 @@ def _make_pki(d: Path):
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
     for name, sans, days in (("good", ",".join("DNS:%s" % x for x in DOMAINS), 90), ("bad", "DNS:wrong.verify.test", 5)):
         _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "%s.key" % name,
-                 "-out", "%s.csr" % name, "-subj", "/CN=%s" % sans.split(",")[0][4:], cwd=d)
+                 "-out", "%s.csr" % name, "-subj", "/CN=%s" % sans.split(",", maxsplit=1)[0][4:], cwd=d)
         (d / ("%s.ext" % name)).write_text(
             "subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" % sans)
         _openssl("x509", "-req", "-in", "%s.csr" % name, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
@@ -168,8 +168,8 @@ def _wait_tcp(addr, port, procs, deadline=30.0):
         except OSError:
             dead = [p for p in procs if p.poll() is not None]
             if dead:
-                raise RuntimeError("%s exited with %s: %s" % (dead[0].args[0], dead[0].returncode,
-                                                             dead[0].stderr.read().decode(errors="replace")))
+                err = dead[0].stderr.read().decode(errors="replace")
+                raise RuntimeError("%s exited with %s: %s" % (dead[0].args[0], dead[0].returncode, err))
             time.sleep(0.05)
     raise RuntimeError("%s:%s did not come up within %ss" % (addr, port, deadline))
 
