@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(podman runc debootstrap uidmap fuse-overlayfs make curl ca-certificates
-              openssh-client sshpass postgresql-client git)
+# podman/runc/debootstrap: the systemd test hosts; openssh-client/sshpass: SSH login tests;
+# nginx-light/openssh-server/openssl/nftables: local endpoints for the verify.yml tests (started by
+# the tests themselves on loopback addresses, never as system services).
+APT_PACKAGES=(podman runc debootstrap uidmap fuse-overlayfs make curl ca-certificates git
+              openssh-client sshpass postgresql-client nginx-light openssh-server openssl nftables)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,10 +17,13 @@ PY
 mkdir -p ~/.ansible/test/cache
 cp scripts/ansible-test-get-pip.py ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
 
-dst=build/sanity/ansible_collections/parametric_portal/infra
-rm -rf build/sanity && mkdir -p "$dst"
+mkdir -p build
+work=$(mktemp -d "$PWD/build/sanity.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+dst=$work/ansible_collections/parametric_portal/infra
+mkdir -p "$dst"
 { git ls-files -co --exclude-standard 2>/dev/null || find . -type f -not -path './.git/*'; } \
-  | grep -vE '^(\.venv|\.tools|build)/' | tar -cf - -T - | tar -C "$dst" -xf -
+  | grep -vE '^(\.venv|\.tools|build|\.pytest_cache)/' | tar -cf - -T - | tar -C "$dst" -xf -
 cd "$dst"
 git init -q . && git add -A >/dev/null 2>&1
 ansible-test sanity --color no --python 3.11 --local "$@"
