@@ -18,7 +18,8 @@ description:
   - With O(backup) it evaluates the Backup status (running, completed or failed), its
     times, duration and size where the API reports one, and fails with the operator's error
     when the Backup failed.
-author: parametric_portal maintainers
+author:
+  - parametric_portal maintainers (@parametric-portal)
 options:
   cluster:
     description: The Cluster object.
@@ -69,8 +70,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Pure evaluation; changes nothing and runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 """
 
 EXAMPLES = r"""

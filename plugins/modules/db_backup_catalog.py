@@ -17,7 +17,8 @@ description:
     of every database is always kept.
   - Only files named by a valid manifest of ours (and that manifest) are ever deleted; foreign
     files, orphans and unreadable or foreign manifests are left alone and reported.
-author: parametric_portal maintainers
+author:
+  - parametric_portal maintainers (@parametric-portal)
 options:
   path:
     description: Directory holding the backups of one environment and cluster.
@@ -41,10 +42,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports what would be deleted without deleting.
+    description: Reports what would be deleted without deleting.
   diff_mode:
     support: full
-    details: Shows the removed file names.
+    description: Shows the names of the removed files.
 """
 
 EXAMPLES = r"""

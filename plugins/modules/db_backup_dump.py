@@ -21,7 +21,8 @@ description:
     child process is killed; files of earlier backups are never opened for writing.
   - The manifest records database, owner, size, sha256, PostgreSQL server version, pg_dump
     version, time, and the list of files that belong to the backup (used by retention).
-author: parametric_portal maintainers
+author:
+  - parametric_portal maintainers (@parametric-portal)
 options:
   exec_prefix:
     description:
@@ -78,9 +79,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: In check mode nothing runs; the planned file names are returned.
+    description: Nothing runs; the planned file names are returned.
   diff_mode:
     support: none
+    description: A new backup has no meaningful diff.
 """
 
 EXAMPLES = r"""

@@ -16,7 +16,8 @@ description:
     running the module into C(pg_restore --exit-on-error) run through the exec prefix.
   - If the restore fails or is interrupted, the database this module created is dropped
     again; it never drops or changes any other database.
-author: parametric_portal maintainers
+author:
+  - parametric_portal maintainers (@parametric-portal)
 options:
   exec_prefix:
     description: Command prefix that reaches the PostgreSQL server's machine, as a list.
@@ -57,9 +58,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: The checksum is verified; nothing is created or restored.
+    description: The checksum is verified; nothing is created or restored.
   diff_mode:
     support: none
+    description: A restore has no meaningful diff.
 """
 
 EXAMPLES = r"""

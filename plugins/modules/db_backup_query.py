@@ -17,7 +17,8 @@ description:
     during restores (CREATE/ALTER/DROP DATABASE of databases it names).
   - Fails with C(error_kind=auth) when the server rejected the credentials, so callers can
     print a clear message.
-author: parametric_portal maintainers
+author:
+  - parametric_portal maintainers (@parametric-portal)
 options:
   exec_prefix:
     description: Command prefix that reaches the PostgreSQL server's machine, as a list.
@@ -56,9 +57,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Read-only queries run; others are skipped and reported as changed.
+    description: Read-only queries run; others are skipped and reported as changed.
   diff_mode:
     support: none
+    description: SQL statements have no diff.
 """
 
 EXAMPLES = r"""

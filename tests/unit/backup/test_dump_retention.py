@@ -132,7 +132,8 @@ def test_retention_mixed_old_new_and_foreign(tmp_path):
 def test_newest_complete_backup_is_never_expired(tmp_path):
     good = write_backup(tmp_path, "appdb", stamp(100))
     bad = write_backup(tmp_path, "appdb", stamp(99), files_ok=False)  # newer, but its dump is missing
-    backups, _ = ret.scan(str(tmp_path))
+    backups, ignored = ret.scan(str(tmp_path))
+    assert ignored == []
     assert {b["manifest"].split(".")[0]: b["complete"] for b in backups} == {good: True, bad: False}
     keep, expire = ret.select_expired(backups, NOW, keep_last=1, keep_days=1)
     assert _names(keep) == [good]

@@ -60,7 +60,7 @@ def run_playbook(name, backup_dir, extra=None, args=(), popen=False):
     if popen:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True)
-    return subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    return subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
 
 
 def psql(sql, database="postgres"):
@@ -177,7 +177,7 @@ def test_pg_restore_list_reads_the_archive(first_backup):
     manifest = newest_manifest(dest, "appdb")
     dump = dest / manifest["dump"]["file"]
     with open(dump, "rb") as handle:
-        out = subprocess.run(PREFIX + ["pg_restore", "--list"], stdin=handle, stdout=subprocess.PIPE, text=True, timeout=120)
+        out = subprocess.run(PREFIX + ["pg_restore", "--list"], stdin=handle, stdout=subprocess.PIPE, text=True, timeout=120, check=False)
     assert out.returncode == 0
     assert "TABLE DATA public users app" in out.stdout
     assert "TABLE DATA audit events app" in out.stdout
@@ -258,7 +258,7 @@ def test_interrupted_dump_leaves_no_partial_file(first_backup, backup_dir, how):
         else:
             # The operator presses Ctrl-C / CI cancels the job: SIGTERM to the whole playbook process group.
             os.killpg(proc.pid, signal.SIGTERM)
-        out, _ = proc.communicate(timeout=300)
+        out = proc.communicate(timeout=300)[0]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
