@@ -46,6 +46,23 @@ def binary_sha() -> str:
     return HOST.check_output("sha256sum /usr/local/bin/k3s").split()[0]
 
 
+def test_missing_kubelet_sysctl_fails_before_anything_changes():
+    conf = "/etc/sysctl.d/90-kubelet.conf"
+    original = HOST.file(conf).content_string
+    config_before, pid = HOST.check_output("sha256sum /etc/rancher/k3s/config.yaml"), main_pid()
+    HOST.check_output(f"sed -i 's/^vm.overcommit_memory=1$/vm.overcommit_memory=0/' {conf}")
+    try:
+        result = playbook("k3s.yml", "-e", '{"k3s_kubelet_extra_args": ["pod-max-pids=4096"]}')
+    finally:
+        HOST.check_output(f"printf '%s' '{original}' > {conf}")
+    assert result.returncode != 0
+    assert "lacks: vm.overcommit_memory=1." in result.stdout
+    assert "Run parametric_portal.infra.hardening first, or provide the file." in result.stdout
+    assert HOST.check_output("sha256sum /etc/rancher/k3s/config.yaml") == config_before
+    assert main_pid() == pid
+    assert HOST.file(conf).content_string == original
+
+
 def test_checksum_mismatch_is_rejected_and_binary_untouched():
     before, pid = binary_sha(), main_pid()
     bad = artifacts("v1.32.99+k3s1", "--corrupt-sha", name="corrupt-sha")
