@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark: backup and restore throughput of playbooks/backup_db.yml / restore_db.yml against
+# plain pg_dump / pg_restore run by hand on the same PostgreSQL 17 server (a Debian 13 systemd
+# container with the distribution's postgresql-17). Not part of CI pass/fail; prints numbers.
+#
+#   bash benchmarks/backup_db.sh            # ~200 MB database (BENCH_ROWS=1400000)
+#   KEEP=1 bash benchmarks/backup_db.sh     # keep the container (pp-backup-bench) afterwards
+#
+# Throughput = pg_database_size(benchdb) / wall time, in MB/s (1 MB = 10^6 bytes), the same
+# numerator for every line. Target: the playbooks within 10% of the hand-run tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+C=${BENCH_CONTAINER:-pp-backup-bench}
+ROWS=${BENCH_ROWS:-1400000}
+IMAGE=${BENCH_IMAGE:-localhost/pp-debian13:latest}
+WORK=$(mktemp -d)
+export ANSIBLE_NOCOLOR=1 PY_COLORS=0
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/pytest-collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
+PLAYBOOK=${ANSIBLE_PLAYBOOK:-$(command -v ansible-playbook || echo "$ROOT/.venv/bin/ansible-playbook")}
+cleanup() {
+  rm -rf "$WORK"
+  if [ "${KEEP:-0}" != 1 ]; then podman rm -f "$C" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+
+# The working tree as the collection (same link tests/conftest.py makes).
+link="$ROOT/build/pytest-collections/ansible_collections/parametric_portal/infra"
+[ -L "$link" ] || { mkdir -p "$(dirname "$link")"; ln -s "$ROOT" "$link"; }
+
+pg() { podman exec -i -u postgres "$C" "$@"; }
+psqlc() { pg psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+mbps() { python3 -c "import sys; b, t = float(sys.argv[1]), float(sys.argv[2]); print('%7.1f MB/s  (%6.2f s)' % (b / 1e6 / t, t))" "$1" "$2"; }
+
+if ! podman container exists "$C"; then
+  echo "--- starting $C ($IMAGE) and installing postgresql-17"
+  podman run -d --name "$C" --systemd=always --cap-add SYS_ADMIN "$IMAGE" /sbin/init >/dev/null
+  sleep 2
+  podman exec "$C" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-17 >/dev/null'
+fi
+for _ in $(seq 30); do pg pg_isready -q && break; sleep 1; done
+
+if [ "$(psqlc -c "SELECT count(*) FROM pg_database WHERE datname = 'benchdb'")" = 0 ]; then
+  echo "--- generating benchdb ($ROWS rows)"
+  psqlc -c "CREATE DATABASE benchdb"
+  psqlc -d benchdb -c "CREATE TABLE bench (id bigint PRIMARY KEY, account int, amount numeric(12,2), note text, created timestamptz)"
+  psqlc -d benchdb -c "INSERT INTO bench SELECT g, g % 10000, (g % 100000) / 100.0, md5(g::text) || ' ' || md5((g * 7)::text),
+                       timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, $ROWS) g"
+  psqlc -d benchdb -c "VACUUM ANALYZE bench"
+fi
+psqlc -c "DROP DATABASE IF EXISTS bench_by_hand" -c "DROP DATABASE IF EXISTS bench_by_playbook"
+SIZE=$(psqlc -c "SELECT pg_database_size('benchdb')")
+echo "--- benchdb: $((SIZE / 1000000)) MB (pg_database_size), PostgreSQL $(psqlc -c 'SHOW server_version')"
+echo "--- nproc $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+VARS=$(printf '{"db_backup_exec_prefix": ["podman","exec","-i","-u","postgres","%s"], "db_backup_dir": "%s", "infra_environment": "bench", "db_backup_databases": ["benchdb"], "db_backup_retention_enabled": false}' "$C" "$WORK/playbook")
+
+echo "--- backup"
+t0=$(now); pg pg_dump -Fc -d benchdb -f /var/tmp/bench_inside.dump; t1=$(now)
+echo "pg_dump -Fc by hand, file inside the container:        $(mbps "$SIZE" "$(python3 -c "print($t1 - $t0)")")"
+t0=$(now); pg pg_dump -Fc -d benchdb > "$WORK/by_hand.dump"; t1=$(now)
+echo "pg_dump -Fc by hand, streamed to this machine:         $(mbps "$SIZE" "$(python3 -c "print($t1 - $t0)")")"
+t0=$(now); "$PLAYBOOK" -i localhost, playbooks/backup_db.yml -e "$VARS" > "$WORK/backup.log" 2>&1 || { tail -40 "$WORK/backup.log"; exit 1; }; t1=$(now)
+echo "playbooks/backup_db.yml (whole ansible-playbook run):  $(mbps "$SIZE" "$(python3 -c "print($t1 - $t0)")")"
+manifest=$(ls "$WORK"/playbook/bench/api-db/benchdb-*.manifest.json)
+mod=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['seconds'])" "$manifest")
+echo "  of which the dump module (pg_dump stream + sha256 + pg_restore --list): $(mbps "$SIZE" "$mod")"
+echo "  archive: $(stat -c %s "$WORK"/playbook/bench/api-db/benchdb-*.dump) bytes (by hand: $(stat -c %s "$WORK/by_hand.dump"))"
+pg rm -f /var/tmp/bench_inside.dump
+
+echo "--- restore"
+psqlc -c "CREATE DATABASE bench_by_hand"
+t0=$(now); pg pg_restore --exit-on-error -d bench_by_hand < "$WORK/by_hand.dump"; t1=$(now)
+echo "pg_restore by hand, streamed from this machine:        $(mbps "$SIZE" "$(python3 -c "print($t1 - $t0)")")"
+t0=$(now)
+"$PLAYBOOK" -i localhost, playbooks/restore_db.yml -e "$VARS" -e db_backup_restore_source_database=benchdb \
+  -e restore_database=bench_by_playbook -e restore_confirm=bench_by_playbook > "$WORK/restore.log" 2>&1 || { tail -40 "$WORK/restore.log"; exit 1; }
+t1=$(now)
+echo "playbooks/restore_db.yml (whole ansible-playbook run): $(mbps "$SIZE" "$(python3 -c "print($t1 - $t0)")")"
+loadsec=$(grep -oE 'Restored .* \(([0-9.]+) s\)' "$WORK/restore.log" | grep -oE '[0-9.]+ s\)' | tr -d ' s)')
+echo "  of which the load module (sha256 check + CREATE DATABASE + pg_restore stream): $(mbps "$SIZE" "$loadsec")"
+echo "--- rows: benchdb $(psqlc -d benchdb -c 'SELECT count(*) FROM bench'), by hand $(psqlc -d bench_by_hand -c 'SELECT count(*) FROM bench'), by playbook $(psqlc -d bench_by_playbook -c 'SELECT count(*) FROM bench')"
+psqlc -c "DROP DATABASE bench_by_hand" -c "DROP DATABASE bench_by_playbook"
