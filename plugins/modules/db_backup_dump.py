@@ -40,6 +40,13 @@ options:
     description: Directory for the backup files; created with mode 0700 when missing.
     type: path
     required: true
+  create_levels:
+    description:
+      - How many trailing directory levels of O(dest) to create when missing and to keep at
+        mode 0700 (the db_backup role uses 3, C(<backup_dir>/<environment>/<cluster>)). Parents
+        above them must exist.
+    type: int
+    default: 1
   stamp:
     description: UTC time stamp C(YYYYmmddTHHMMSSZ) used in the file names.
     type: str
@@ -167,7 +174,14 @@ def run_dump(p, runner, check_mode):
     result = {"changed": True, "dump": final["dump"], "manifest": final["manifest"]}
     if check_mode:
         return result
-    os.makedirs(dest, mode=0o700, exist_ok=True)
+    levels = [dest]
+    for _ in range(max(p["create_levels"], 1) - 1):
+        levels.insert(0, os.path.dirname(levels[0]))
+    for level in levels:
+        if not os.path.isdir(level):
+            os.mkdir(level, 0o700)
+        if os.stat(level).st_mode & 0o777 != 0o700:
+            os.chmod(level, 0o700)
     tmp = dict((k, os.path.join(dest, "." + os.path.basename(v) + ret.PARTIAL_SUFFIX)) for k, v in final.items())
     conn = dbx.conn_args(p["user"], p["host"], p["port"])
     started = time.time()
@@ -234,6 +248,7 @@ def main():
             port=dict(type="int"),
             password=dict(type="str", default="", no_log=True),
             server_version=dict(type="str", default=""),
+            create_levels=dict(type="int", default=1),
         ),
         supports_check_mode=True,
     )
