@@ -1,0 +1,278 @@
+"""End-to-end checks of playbooks/site.yml on the converged Ubuntu 24.04 container.
+
+Runs after Molecule's converge, idempotence and check steps. Besides the live state, it proves
+the failure cases of the issue: a run killed in the middle recovers, a container restart keeps
+everything in force, and a table of bad inventory inputs is rejected before anything on a fresh
+host changes. The K3s binary in the container is the TEST DOUBLE from tests/doubles/k3s: these
+tests look at files, units and processes, never at a cluster.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SCENARIO = HERE.parent
+REPO = SCENARIO.parents[2]
+INVENTORY = SCENARIO / "inventory"
+CONTAINER = "pp-site-ubuntu2404"
+FRESH = "pp-site-fresh"
+WORKDIR = Path(os.environ.get("PP_SITE_WORKDIR", REPO / "build" / "molecule-site"))
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PP_SITE_WORKDIR=str(WORKDIR),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_PIPELINING="true",
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_CALLBACKS_ENABLED="",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+    )
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / "build" / "collections"))
+    return env
+
+
+def _playbook(inventory: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    cmd = ["ansible-playbook", "-i", str(inventory), str(REPO / "playbooks" / "site.yml"), *args]
+    return subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def _recap(output: str) -> dict[str, tuple[int, int, int, int]]:
+    return {m[0]: tuple(int(x) for x in m[1:]) for m in RECAP.findall(output)}
+
+
+def _podman(*args: str, check: bool = True, timeout: int = 120) -> str:
+    proc = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def _wait_running(name: str) -> str:
+    state = ""
+    for _ in range(90):
+        state = subprocess.run(["podman", "exec", name, "systemctl", "is-system-running"],
+                               capture_output=True, text=True).stdout.strip()
+        if state in ("running", "degraded"):
+            return state
+        time.sleep(1)
+    return state
+
+
+# --- live state -------------------------------------------------------------------------------
+
+def _assert_site_in_force(host) -> None:
+    sshd = host.check_output("sshd -T -C user=deploy,host=localhost,addr=127.0.0.1 2>/dev/null").lower()
+    for line in ("permitrootlogin no", "passwordauthentication no", "kbdinteractiveauthentication no",
+                 "pubkeyauthentication yes", "x11forwarding no", "allowagentforwarding no", "permittunnel no"):
+        assert line in sshd.splitlines(), f"sshd -T lacks {line!r}"
+    assert host.service("ssh").is_running
+
+    ruleset = host.check_output("nft list ruleset")
+    assert "policy drop" in ruleset, "no inbound drop policy in the live nftables ruleset"
+    assert re.search(r"tcp dport 6443 .*accept", ruleset) or "6443" in ruleset
+
+    sysctl_files = host.check_output("cat /etc/sysctl.d/*.conf")
+    for key in ("net.ipv4.conf.all.rp_filter", "net.ipv4.tcp_syncookies", "net.ipv4.ip_forward",
+                "vm.overcommit_memory", "kernel.panic_on_oops"):
+        assert key in sysctl_files, f"{key} not written to /etc/sysctl.d"
+    assert host.sysctl("net.ipv4.conf.all.accept_redirects") == 0
+    assert host.sysctl("net.ipv4.ip_forward") == 1, "K3s needs forwarding (documented deviation)"
+
+    assert host.service("auditd").is_running
+    k3s = host.service("k3s")
+    assert k3s.is_enabled and k3s.is_running, "k3s unit (test double) not running"
+    config = host.file("/etc/rancher/k3s/config.yaml")
+    assert config.exists and config.mode == 0o600 and config.user == "root"
+    assert "secrets-encryption: true" in config.content_string
+    manifests = host.file("/var/lib/rancher/k3s/server/manifests")
+    assert manifests.is_directory
+    listing = host.check_output("ls /var/lib/rancher/k3s/server/manifests")
+    assert "traefik-config.yaml" in listing
+
+
+def test_site_converged_state(host):
+    _assert_site_in_force(host)
+
+
+def test_admin_key_login_over_ssh():
+    """The operator can still log in: key login as the admin user over the real sshd."""
+    ip = _podman("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", CONTAINER).strip()
+    proc = subprocess.run(
+        ["ssh", "-i", str(WORKDIR / "id_ed25519"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+         "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", f"deploy@{ip}", "sudo -n true && echo ok"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+
+
+# --- failure cases -----------------------------------------------------------------------------
+
+def test_killed_run_recovers_and_is_idempotent(host):
+    """Kill a run in the K3s step (after the binary was removed), re-run, then prove idempotence."""
+    host.run("rm -f /usr/local/bin/k3s")
+    log = WORKDIR / "killed-run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            ["ansible-playbook", "-i", str(INVENTORY), str(REPO / "playbooks" / "site.yml")],
+            cwd=REPO, env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.time() + 600
+        killed_at = None
+        while time.time() < deadline and proc.poll() is None:
+            text = log.read_text()
+            tasks = re.findall(r"^TASK \[(parametric_portal\.infra\.k3s : [^\]]*)\]", text, re.M)
+            if len(tasks) >= 3:
+                killed_at = tasks[-1]
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.2)
+        proc.wait(timeout=60)
+    assert killed_at, "the run finished or stalled before reaching the K3s step:\n" + log.read_text()[-3000:]
+
+    again = _playbook(INVENTORY)
+    assert again.returncode == 0, f"re-run after a kill at {killed_at!r} failed:\n{again.stdout[-4000:]}"
+    assert host.file("/usr/local/bin/k3s").exists, "re-run did not reinstall the K3s binary"
+
+    third = _playbook(INVENTORY)
+    assert third.returncode == 0, third.stdout[-4000:]
+    changed = {h: r[1] for h, r in _recap(third.stdout).items()}
+    assert changed and all(c == 0 for c in changed.values()), f"not idempotent after recovery: {changed}"
+
+
+def test_restart_keeps_everything_in_force(host):
+    _podman("restart", "-t", "20", CONTAINER, timeout=180)
+    state = _wait_running(CONTAINER)
+    assert state in ("running", "degraded"), f"systemd did not come back: {state}"
+    failed = subprocess.run(["podman", "exec", CONTAINER, "systemctl", "--failed", "--no-legend"],
+                            capture_output=True, text=True).stdout
+    _assert_site_in_force(host)
+    assert not failed.strip(), f"units failed after restart:\n{failed}"
+
+
+# --- bad inputs: rejected before anything on a fresh host changes -----------------------------
+
+BAD_INPUTS = [
+    # (case id, extra vars, the variable the message must name)
+    ("unknown-environment", {"infra_environment": "staging"}, "infra_environment"),
+    ("environment-wrong-type", {"infra_environment": ["dev"]}, "infra_environment"),
+    ("k3s-version-malformed", {"k3s_version": "1.32.11"}, "k3s_version"),
+    ("k3s-version-wrong-type", {"k3s_version": ["v1.32.11+k3s1"]}, "k3s_version"),
+    ("ssh-port-out-of-range", {"hardening_ssh_port": 70000}, "hardening_ssh_port"),
+    ("ssh-port-wrong-type", {"hardening_ssh_port": "twenty-two"}, "hardening_ssh_port"),
+    ("no-admin-keys", {"hardening_admin_authorized_keys": []}, "hardening_admin_authorized_keys"),
+    ("malformed-admin-key", {"hardening_admin_authorized_keys": ["ssh-rsa not-base64!!"]}, "hardening_admin_authorized_keys"),
+    ("keys-not-a-list", {"hardening_admin_authorized_keys": {"a": 1}}, "hardening_admin_authorized_keys"),
+    ("admin-user-invalid", {"hardening_admin_user": "Bad User"}, "hardening_admin_user"),
+    ("api-cidr-invalid", {"hardening_k3s_api_allowed_cidrs": ["10.0.0.0/33"]}, "hardening_k3s_api_allowed_cidrs"),
+    ("api-cidr-garbage", {"hardening_k3s_api_allowed_cidrs": ["not-a-cidr"]}, "hardening_k3s_api_allowed_cidrs"),
+    ("domain-malformed", {"infra_domain": "bad_domain!"}, "infra_domain"),
+    ("acme-email-malformed", {"infra_acme_email": "not-an-email"}, "infra_acme_email"),
+    ("acme-staging-wrong-type", {"traefik_acme_staging": "maybe"}, "traefik_acme_staging"),
+    ("image-tag-latest", {"infra_env": {"namespace": "parametric-portal-dev", "image_tag": "latest",
+                                        "log_level": "DEBUG", "apps": {}}}, "infra_env.image_tag"),
+    ("replicas-zero", {"infra_env": {"namespace": "parametric-portal-dev", "image_tag": "dev", "log_level": "DEBUG",
+                                     "app_defaults": {"limits": {"memory": "256Mi", "cpu": "250m"}},
+                                     "apps": {"api": {"replicas": 0}}}}, "infra_env.apps.api.replicas"),
+    ("hpa-min-above-max", {"infra_env": {"namespace": "parametric-portal-dev", "image_tag": "dev", "log_level": "DEBUG",
+                                         "app_defaults": {"limits": {"memory": "256Mi", "cpu": "250m"}},
+                                         "apps": {"api": {"hpa": {"min": 5, "max": 2}}}}}, "infra_env.apps.api.hpa.min"),
+    ("app-port-out-of-range", {"infra_apps": [{"name": "api", "kind": "node-api", "domain": "api.example.com",
+                                               "port": 70000, "image": "ghcr.io/x/api"}]}, "infra_apps[0] (api).port"),
+    ("app-duplicate-names", {"infra_apps": [
+        {"name": "api", "kind": "node-api", "domain": "a.example.com", "port": 4000, "image": "ghcr.io/x/api"},
+        {"name": "api", "kind": "spa", "domain": "b.example.com", "port": 8080, "image": "ghcr.io/x/web"}]},
+     "infra_apps[1] (api).name"),
+    ("app-domain-malformed", {"infra_apps": [{"name": "api", "kind": "node-api", "domain": "-bad-",
+                                              "port": 4000, "image": "ghcr.io/x/api"}]}, "infra_apps[0] (api).domain"),
+    ("missing-vault-values", {"__site_drop_vault": True}, "vault_cnpg_app_password"),
+    ("min-vcpus-wrong-type", {"preflight_min_vcpus": "lots"}, "preflight_min_vcpus"),
+]
+
+
+def _fingerprint(name: str) -> str:
+    """What a run could change on the host: config, units, binaries, packages, users, K3s state."""
+    script = (
+        "set -o pipefail; "
+        "find /etc /usr/local/bin /var/lib/rancher /var/lib/dpkg/status /root/.ssh /home "
+        "-xdev \\( -type f -o -type l \\) -not -path '/etc/machine-id' -print0 2>/dev/null "
+        "| sort -z | xargs -0 sha256sum 2>/dev/null | sha256sum; "
+        "systemctl list-unit-files --no-legend --state=enabled,masked | sort | sha256sum"
+    )
+    return _podman("exec", name, "bash", "-c", script)
+
+
+@pytest.fixture(scope="module")
+def fresh_host(tmp_path_factory):
+    """A fresh container from the same image, with its own inventory (same group_vars)."""
+    _podman("rm", "-f", FRESH, check=False)
+    mask = os.environ.get("PP_SYSCTL_MASK") or subprocess.run(
+        ["bash", str(REPO / "scripts" / "container-sysctl-masks.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    _podman("run", "-d", "--name", FRESH, "--systemd=always", "--cap-add", "SYS_ADMIN,NET_ADMIN,SYS_RESOURCE",
+            "--security-opt", "unmask=/proc/sys", "--security-opt", f"mask={mask}",
+            "localhost/pp-ubuntu2404:latest", "/sbin/init")
+    _wait_running(FRESH)
+    inv = tmp_path_factory.mktemp("fresh-inventory")
+    (inv / "hosts.yml").write_text(
+        "---\nk3s_cluster:\n  vars:\n    ansible_connection: containers.podman.podman\n"
+        "    ansible_python_interpreter: /usr/bin/python3\n  children:\n    k3s_servers:\n"
+        f"      hosts:\n        {FRESH}: {{}}\n    k3s_agents:\n      hosts: {{}}\n"
+    )
+    (inv / "group_vars").symlink_to(INVENTORY / "group_vars", target_is_directory=True)
+    novault = tmp_path_factory.mktemp("fresh-inventory-novault")
+    (novault / "hosts.yml").write_text((inv / "hosts.yml").read_text())
+    (novault / "group_vars" / "all").mkdir(parents=True)
+    for f in (INVENTORY / "group_vars" / "all").iterdir():
+        if f.name != "vault.yml":
+            (novault / "group_vars" / "all" / f.name).symlink_to(f.resolve())
+    yield {"inventory": inv, "novault": novault}
+    _podman("rm", "-f", FRESH, check=False)
+
+
+def _run_bad_case(case, fresh_host):
+    case_id, extra, var = case
+    if extra.get("__site_drop_vault"):
+        proc = _playbook(fresh_host["novault"], timeout=300)
+    else:
+        proc = _playbook(fresh_host["inventory"], "-e", json.dumps(extra), timeout=300)
+    return case_id, var, proc
+
+
+def test_bad_inputs_rejected_before_any_change(fresh_host):
+    assert len(BAD_INPUTS) >= 20
+    before = _fingerprint(FRESH)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda c: _run_bad_case(c, fresh_host), BAD_INPUTS))
+    problems = []
+    for case_id, var, proc in results:
+        out = proc.stdout + proc.stderr
+        if proc.returncode == 0:
+            problems.append(f"{case_id}: accepted (rc 0)")
+        elif var not in out:
+            problems.append(f"{case_id}: rejected, but the message does not name {var!r}:\n{out[-1500:]}")
+        elif re.search(r"^\S+\s*:\s*ok=\d+\s+changed=[1-9]", out, re.M):
+            problems.append(f"{case_id}: reported changes before failing")
+    after = _fingerprint(FRESH)
+    assert not problems, "\n".join(problems)
+    assert before == after, "a rejected run changed the fresh host"
+
+
+def test_check_mode_on_a_fresh_host(fresh_host):
+    """--check --diff on a never-converged host completes and changes nothing."""
+    before = _fingerprint(FRESH)
+    proc = _playbook(fresh_host["inventory"], "--check", "--diff", timeout=900)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert _fingerprint(FRESH) == before, "check mode changed the fresh host"
