@@ -142,3 +142,13 @@ def test_reset_removes_k3s_and_keeps_ssh_and_backups():
     assert HOST.check_output("sha256sum /etc/ssh/sshd_config") == sshd_before
     assert HOST.run("systemctl is-enabled ssh.socket ssh.service").stdout == ssh_enabled
     assert HOST.file("/etc/sysctl.d/90-kubelet.conf").exists
+
+
+def test_check_mode_on_a_fresh_host_changes_nothing():
+    # pp-k3s-server2 has just been reset: no binary, config or unit (90-kubelet.conf is still there).
+    result = playbook("k3s.yml", "--check", "--diff")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " changed=0 " not in recap(result)  # it reports what it would do
+    for absent in ("/usr/local/bin/k3s", "/usr/local/bin/.k3s.staged", "/etc/rancher/k3s", "/etc/systemd/system/k3s.service",
+                   "/var/lib/rancher/k3s"):
+        assert not HOST.file(absent).exists, absent
