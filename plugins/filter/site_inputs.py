@@ -17,7 +17,10 @@ def _relax(options):
     out = {}
     for name, spec in (options or {}).items():
         spec = dict(spec or {})
+        # Only the values the inventory sets are checked: a missing option is not an error here,
+        # and a spec default (often an unrendered template) must not be validated in its place.
         spec.pop("required", None)
+        spec.pop("default", None)
         if isinstance(spec.get("options"), dict):
             spec["options"] = _relax(spec["options"])
         out[name] = spec

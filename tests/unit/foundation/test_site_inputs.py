@@ -49,9 +49,9 @@ def test_missing_model_is_an_error_not_a_crash():
     assert site_inputs.site_input_errors(None, "dev", None)[0].startswith("infra_apps")
 
 
-def test_inventory_argument_spec_drops_required_at_every_level():
+def test_inventory_argument_spec_drops_required_and_default_at_every_level():
     data = {"argument_specs": {"main": {"options": {
-        "a": {"type": "str", "required": True},
+        "a": {"type": "str", "required": True, "default": "{{ x }}"},
         "b": {"type": "dict", "required": True, "options": {"c": {"type": "int", "required": True}}},
     }}}}
     relaxed = site_inputs.inventory_argument_spec(data)

@@ -37,7 +37,6 @@ def _env() -> dict[str, str]:
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_PIPELINING="true",
         ANSIBLE_HOST_KEY_CHECKING="false",
-        ANSIBLE_CALLBACKS_ENABLED="",
         ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
     )
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / "build" / "collections"))
