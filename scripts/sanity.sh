@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# infrastructure/ (the GitOps tree: multi-document Kubernetes YAML, site data excluded from the
+# collection build like the inventories) is not collection content and is not copied.
 # ansible-test sanity needs the collection under ansible_collections/<ns>/<name>: copy the tracked
 # files there (a clean clone can live in any folder) and run it with no ignore entries.
 set -euo pipefail
@@ -23,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 dst=$work/ansible_collections/parametric_portal/infra
 mkdir -p "$dst"
 { git ls-files -co --exclude-standard 2>/dev/null || find . -type f -not -path './.git/*'; } \
-  | grep -vE '^(\.venv|\.tools|build|\.pytest_cache)/' | tar -cf - -T - | tar -C "$dst" -xf -
+  | grep -vE '^(\.venv|\.tools|build|\.pytest_cache|infrastructure)/' | tar -cf - -T - | tar -C "$dst" -xf -
 cd "$dst"
 git init -q . && git add -A >/dev/null 2>&1
 ansible-test sanity --color no --python 3.11 --local "$@"

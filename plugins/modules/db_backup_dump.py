@@ -175,7 +175,7 @@ def run_dump(p, runner, check_mode):
     if check_mode:
         return result
     levels = [dest]
-    for _ in range(max(p["create_levels"], 1) - 1):
+    for unused in range(max(p["create_levels"], 1) - 1):
         levels.insert(0, os.path.dirname(levels[0]))
     for level in levels:
         if not os.path.isdir(level):

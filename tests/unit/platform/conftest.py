@@ -72,7 +72,7 @@ def run_roles(tmp: Path, overrides: Dict[str, Any] | None = None, roles=None, dr
     })
     return subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play), "-e", "@%s" % (tmp / "vars.json"), *extra_args],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
 
 

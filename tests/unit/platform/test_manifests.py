@@ -63,14 +63,14 @@ def assert_restricted(component, pod_sc, container_sc, resources):
 
 
 def test_exactly_these_files_root_only(render_platform):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     assert {p.name for p in manifests.iterdir()} == EXPECTED_FILES
     for path in manifests.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_every_object_matches_upstream_schemas(render_platform, validator):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     findings, count = [], 0
     for path in sorted(manifests.iterdir()):
         objects = docs(manifests, path.name)
@@ -82,25 +82,25 @@ def test_every_object_matches_upstream_schemas(render_platform, validator):
 
 def test_the_validator_rejects_unknown_fields(render_platform, validator):
     """Proof that the schema check above can fail: a misspelt field in our Cluster is caught."""
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     cluster = [d for d in docs(manifests, "cnpg-cluster.yaml") if d["kind"] == "Cluster"][0]
     cluster["spec"]["enableSuperUserAccess"] = False
     assert any("enableSuperUserAccess" in str(f) for f in validator.validate(cluster))
 
 
 def test_no_secret_reaches_the_ansible_output(render_platform, platform_base_vars):
-    _, stdout = render_platform
+    unused, stdout = render_platform
     for key in SECRET_KEYS:
         assert platform_base_vars[key] not in stdout, key
 
 
 def test_live_checks_say_they_were_skipped(render_platform):
-    _, stdout = render_platform
+    unused, stdout = render_platform
     assert stdout.count("were NOT checked against a cluster") + stdout.count("was NOT checked against a cluster") == 5
 
 
 def test_sealed_secrets_values(render_platform):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     (chart,) = docs(manifests, "sealed-secrets.yaml")
     assert chart["spec"]["version"] == "2.17.1" and chart["spec"]["repo"] == "https://bitnami-labs.github.io/sealed-secrets"
     assert chart["spec"]["targetNamespace"] == "kube-system" and chart["spec"]["createNamespace"] is False
@@ -116,7 +116,7 @@ ARGOCD_COMPONENTS = {"controller": None, "server": None, "repoServer": None, "ap
 
 
 def test_argocd_values(render_platform):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     (chart,) = docs(manifests, "argocd.yaml")
     assert (chart["spec"]["chart"], chart["spec"]["version"], chart["spec"]["targetNamespace"]) == ("argo-cd", "7.8.28", "argocd")
     values = helm_values(manifests, "argocd.yaml")
@@ -129,7 +129,7 @@ def test_argocd_values(render_platform):
 
 
 def test_cnpg_operator_values(render_platform):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     (chart,) = docs(manifests, "cnpg-operator.yaml")
     assert (chart["spec"]["chart"], chart["spec"]["version"], chart["spec"]["targetNamespace"]) == ("cloudnative-pg", "0.27.0", "cnpg-system")
     values = helm_values(manifests, "cnpg-operator.yaml")
@@ -138,14 +138,14 @@ def test_cnpg_operator_values(render_platform):
 
 
 def test_every_helmchart_aborts_instead_of_reinstalling(render_platform):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     for name in ("sealed-secrets.yaml", "argocd.yaml", "cnpg-operator.yaml"):
         (chart,) = docs(manifests, name)
         assert chart["spec"]["failurePolicy"] == "abort", name
 
 
 def test_root_application_and_repository(render_platform, platform_base_vars):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     (app,) = docs(manifests, "argocd-bootstrap.yaml")
     assert app["spec"]["source"]["path"] == "infrastructure/argocd"
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
@@ -156,7 +156,7 @@ def test_root_application_and_repository(render_platform, platform_base_vars):
 
 
 def test_cnpg_cluster(render_platform):
-    manifests, _ = render_platform
+    manifests, unused = render_platform
     objects = {(d["kind"], d["metadata"]["name"]): d for d in docs(manifests, "cnpg-cluster.yaml")}
     assert set(objects) == {("Secret", "api-db-app"), ("Secret", "api-db-s3"), ("Cluster", "api-db"), ("ScheduledBackup", "api-db-daily")}
     assert {d["metadata"]["namespace"] for d in objects.values()} == {"parametric-portal-dev"}

@@ -24,7 +24,7 @@ def sshd_t(host, user=ADMIN):
     out = host.check_output(f"sshd -T -C user={user},host=verify,addr=127.0.0.1")
     conf = {}
     for line in out.splitlines():
-        key, _, value = line.partition(" ")
+        key, unused, value = line.partition(" ")
         conf.setdefault(key, []).append(value)
     return conf
 
