@@ -52,6 +52,17 @@ def _recap(output: str) -> dict[str, tuple[int, int, int, int]]:
     return {m[0]: tuple(int(x) for x in m[1:]) for m in RECAP.findall(output)}
 
 
+def _changed_tasks(output: str) -> list[str]:
+    """Names of the tasks that reported a change, for failure messages."""
+    names, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[6:line.rfind("]")]
+        elif line.startswith("changed:"):
+            names.append(task)
+    return names
+
+
 def _podman(*args: str, check: bool = True, timeout: int = 120) -> str:
     proc = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
@@ -152,7 +163,8 @@ def test_killed_run_recovers_and_is_idempotent(host):
     third = _playbook(INVENTORY)
     assert third.returncode == 0, third.stdout[-4000:]
     changed = {h: r[1] for h, r in _recap(third.stdout).items()}
-    assert changed and all(c == 0 for c in changed.values()), f"not idempotent after recovery: {changed}"
+    assert changed and all(c == 0 for c in changed.values()), (
+        f"not idempotent after recovery: {changed}; changed tasks: {_changed_tasks(third.stdout)}")
 
 
 def test_restart_keeps_everything_in_force(host):
