@@ -32,6 +32,14 @@ ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}
 
 rm -rf "$INV" && mkdir -p "$INV/group_vars/all"
 [ -f "$DEMO/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C demo-admin -f "$DEMO/id_ed25519"
+# First boot as a cloud image does it: the initial admin user with the operator's key and
+# passwordless sudo. From here on Ansible reaches the "VPS" over SSH like an operator would.
+podman exec -i "$NAME" bash -c "id deploy >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo deploy
+  install -d -m 0700 -o deploy -g deploy /home/deploy/.ssh
+  cat > /home/deploy/.ssh/authorized_keys && chown deploy:deploy /home/deploy/.ssh/authorized_keys
+  chmod 0600 /home/deploy/.ssh/authorized_keys
+  echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-cloud-init-users && chmod 0440 /etc/sudoers.d/90-cloud-init-users
+  systemctl start ssh.socket" < "$DEMO/id_ed25519.pub"
 for f in main.yml environment.yml apps.yml; do ln -s "$ROOT/inventories/dev/group_vars/all/$f" "$INV/group_vars/all/$f"; done
 cp inventories/dev/group_vars/all/vault.yml.example "$INV/group_vars/all/vault.yml"
 cat > "$INV/hosts.yml" <<YAML
@@ -41,8 +49,7 @@ k3s_cluster:
     k3s_servers:
       hosts:
         demo-vps:
-          ansible_connection: containers.podman.podman
-          ansible_host: $NAME
+          ansible_host: $ip
     k3s_agents:
       hosts: {}
 YAML
@@ -50,8 +57,13 @@ cat > "$INV/group_vars/all/zz-demo.yml" <<YAML
 ---
 # Demo overrides (loaded after main.yml). The container shares this machine's disk, which may be
 # smaller than the spec's VPS, so the disk threshold is lowered here - and only here.
-ansible_user: root
-ansible_become: false
+ansible_user: deploy
+ansible_become: true
+ansible_ssh_private_key_file: "$DEMO/id_ed25519"
+ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPersist=120s
+ansible_ssh_pipelining: true
+# Lock-out protection proves this key's login from the controller before sshd is restarted.
+hardening_admin_private_key_file: "$DEMO/id_ed25519"
 infra_public_address: "$ip"
 preflight_min_disk_gb: 10
 hardening_admin_authorized_keys:
@@ -79,7 +91,7 @@ if grep -q 'k3s_artifact_dir' "$DEMO/site.log"; then
   echo "demo: this machine cannot download them. Put them in a directory and re-run:"
   echo "        K3S_ARTIFACT_DIR=/path/to/dir make demo"
   echo "demo: everything before that point (preflight, hardening) ran for real in $NAME;"
-  echo "      inspect it with: podman exec -it $NAME bash"
+  echo "      inspect it with: podman exec -it $NAME bash   or   ssh -i $DEMO/id_ed25519 deploy@$ip"
   exit 3
 fi
 echo "demo: failed for another reason; see $DEMO/site.log"
