@@ -62,6 +62,7 @@ ansible_become: true
 ansible_ssh_private_key_file: "$DEMO/id_ed25519"
 ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPersist=120s
 ansible_ssh_pipelining: true
+ansible_control_path_dir: "$DEMO/cp"
 # Lock-out protection proves this key's login from the controller before sshd is restarted.
 hardening_admin_private_key_file: "$DEMO/id_ed25519"
 infra_public_address: "$ip"
