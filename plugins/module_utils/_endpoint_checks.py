@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import datetime
 import http.client
+import ipaddress
 import re
 import socket
 import ssl
@@ -403,6 +404,13 @@ def check_ssh_password(run_command, ssh_bin, address, port, timeout, user="verif
 
 
 def check_tcp_closed(address, port, timeout):
+    """PASS only when the port demonstrably does not accept a connection from this controller.
+
+    A refused connection (RST: nothing listens or a ``reject``) or no answer within ``timeout``
+    (a ``drop`` rule) is PASS. Any other error - the name does not resolve, no route to the
+    network or host, permission denied - proves nothing about the port and is FAIL, with the
+    error as evidence.
+    """
     check = "TCP %s closed to this controller" % port
     target = _target(address, port)
     try:
@@ -411,8 +419,10 @@ def check_tcp_closed(address, port, timeout):
         return row(check, target, PASS, "connection refused")
     except (socket.timeout, TimeoutError):
         return row(check, target, PASS, "no answer within %ss (filtered)" % timeout)
+    except socket.gaierror as exc:
+        return row(check, target, FAIL, "not tested: %s does not resolve (%s)" % (address, exc))
     except OSError as exc:
-        return row(check, target, PASS, "not reachable: %s" % exc)
+        return row(check, target, FAIL, "not tested: the connection attempt failed before reaching the port (%s)" % exc)
     sock.close()
     return row(check, target, FAIL, "TCP connection accepted")
 
@@ -467,19 +477,190 @@ def evaluate_argocd_apps(apps, target="argocd"):
 
 # --------------------------------------------------------------------------- nftables (8472/udp)
 
-_RESTRICTING_FIELDS = ("saddr", "iifname", "iif", "state")
+# A verdict that ends the evaluation of a packet in this base chain.
+_FINAL_VERDICTS = ("accept", "drop", "reject")
+# Conntrack states that only match packets of connections something else already let in.
+_REPLY_STATES = ("established", "related")
+_MAX_JUMP_DEPTH = 8
 
 
-def _rule_matches(rule):
-    return [e["match"] for e in rule.get("expr", []) if isinstance(e, dict) and "match" in e]
+def _ip_intervals(element):
+    """One set element (nft JSON) -> list of (version, first, last) integer intervals, or None."""
+    if isinstance(element, dict) and "elem" in element:  # element with timeout/comment
+        return _ip_intervals(element["elem"].get("val"))
+    if isinstance(element, str):
+        try:
+            net = ipaddress.ip_network(element, strict=False)
+        except ValueError:
+            return None
+        return [(net.version, int(net.network_address), int(net.broadcast_address))]
+    if isinstance(element, dict) and "prefix" in element:
+        prefix = element["prefix"]
+        try:
+            net = ipaddress.ip_network("%s/%s" % (prefix.get("addr"), prefix.get("len")), strict=False)
+        except ValueError:
+            return None
+        return [(net.version, int(net.network_address), int(net.broadcast_address))]
+    if isinstance(element, dict) and "range" in element:
+        try:
+            low, high = [ipaddress.ip_address(x) for x in element["range"]]
+        except (TypeError, ValueError):
+            return None
+        return [(low.version, int(low), int(high))]
+    if isinstance(element, dict) and "set" in element:
+        out = []
+        for item in element["set"]:
+            part = _ip_intervals(item)
+            if part is None:
+                return None
+            out.extend(part)
+        return out
+    return None
 
 
-def _verdict(rule):
+def _covers_everything(intervals, version):
+    """Does the union of the intervals cover the whole IPv4 (or IPv6) address space?"""
+    top = (1 << (32 if version == 4 else 128)) - 1
+    nxt = 0
+    for _v, low, high in sorted(i for i in intervals if i[0] == version):
+        if low > nxt:
+            return False
+        nxt = max(nxt, high + 1)
+        if nxt > top:
+            return True
+    return nxt > top
+
+
+class _Ruleset(object):
+    """Chains, rules and named sets of ``nft -j list ruleset``, indexed by (family, table, name)."""
+
+    def __init__(self, ruleset):
+        self.chains = {}
+        self.rules = {}
+        self.sets = {}
+        for item in (ruleset or {}).get("nftables") or []:
+            if "chain" in item:
+                c = item["chain"]
+                self.chains[(c.get("family"), c.get("table"), c.get("name"))] = c
+            elif "rule" in item:
+                r = item["rule"]
+                self.rules.setdefault((r.get("family"), r.get("table"), r.get("chain")), []).append(r)
+            elif "set" in item:
+                st = item["set"]
+                self.sets[(st.get("family"), st.get("table"), st.get("name"))] = st
+
+    def resolve(self, right, family, table):
+        """The elements a match compares against: a named set (@name) is replaced by its elements."""
+        if isinstance(right, str) and right.startswith("@"):
+            named = self.sets.get((family, table, right[1:]))
+            if named is None:
+                return None
+            return {"set": list(named.get("elem") or [])}
+        return right
+
+
+def _saddr_state(match, ruleset, family, table, version):
+    """'restricted' when the source match admits less than every address, else 'world'."""
+    right = ruleset.resolve(match.get("right"), family, table)
+    intervals = _ip_intervals(right) if right is not None else None
+    if intervals is None:
+        return "world", "source set %r could not be resolved" % (match.get("right"),)
+    everything = _covers_everything(intervals, version)
+    if match.get("op") == "!=":
+        # Everything except some addresses: open to the Internet unless the exception is everything.
+        return ("restricted", None) if everything else ("world", "source != %s" % match.get("right"))
+    if everything:
+        return "world", "source %s covers every IPv%d address" % (match.get("right"), version)
+    return "restricted", None
+
+
+def _ct_state_restricts(match):
+    right = match.get("right")
+    states = right if isinstance(right, list) else (right.get("set") if isinstance(right, dict) else [right])
+    return match.get("op") in ("==", "in") and bool(states) and all(s in _REPLY_STATES for s in states)
+
+
+def _rule_effect(rule, port, ruleset, version):
+    """Classify one rule for ``port``/udp from an arbitrary Internet source (IPv``version``).
+
+    Returns ``(kind, verdict, detail)``: kind ``skip`` (the rule cannot match such a packet, or only
+    for restricted sources), ``match`` (it matches every source); verdict is the rule's final verdict
+    or ``("jump", chain)`` / ``("goto", chain)``.
+    """
+    family, table = rule.get("family"), rule.get("table")
+    notes = []
+    verdict = None
     for expr in rule.get("expr", []):
-        if isinstance(expr, dict):
-            for key in ("accept", "drop", "reject"):
-                if key in expr:
-                    return key
+        if not isinstance(expr, dict):
+            continue
+        if "match" in expr:
+            match = expr["match"]
+            left = match.get("left") or {}
+            payload = left.get("payload") or {}
+            meta = left.get("meta") or {}
+            ct = left.get("ct") or {}
+            field = payload.get("field") or meta.get("key") or ct.get("key")
+            proto = payload.get("protocol")
+            if proto in ("ip", "ip6") and proto != ("ip" if version == 4 else "ip6"):
+                return "skip", None, None  # an IPv6 header match never matches an IPv4 packet
+            if field == "nfproto":
+                right = ruleset.resolve(match.get("right"), family, table)
+                names = right.get("set") if isinstance(right, dict) else [right]
+                if (("ipv%d" % version) in names) == (match.get("op") == "!="):
+                    return "skip", None, None
+            elif field == "saddr":
+                state, note = _saddr_state(match, ruleset, family, table, version)
+                if state == "restricted":
+                    return "skip", None, None
+                notes.append(note)
+            elif field in ("iifname", "iif"):
+                if match.get("op") != "!=" and match.get("right") not in ("*",):
+                    return "skip", None, None
+            elif field == "state" and ct:
+                if _ct_state_restricts(match):
+                    return "skip", None, None
+            elif field == "dport":
+                if payload.get("protocol") not in ("udp", "th"):
+                    return "skip", None, None
+                hit = _port_in(ruleset.resolve(match.get("right"), family, table), port)
+                if hit == (match.get("op") == "!="):
+                    return "skip", None, None
+            elif field == "l4proto":
+                right = ruleset.resolve(match.get("right"), family, table)
+                protos = right.get("set") if isinstance(right, dict) else [right]
+                if ("udp" in protos or 17 in protos) == (match.get("op") == "!="):
+                    return "skip", None, None
+            # Any other match (marks, daddr, fib ...) is not a source restriction: ignored.
+        elif "vmap" in expr:
+            vmap = expr["vmap"]
+            key = (vmap.get("key") or {}).get("payload") or {}
+            if key.get("field") != "dport" or key.get("protocol") not in ("udp", "th"):
+                continue
+            data = ruleset.resolve(vmap.get("data"), family, table)
+            for entry in (data or {}).get("set", []) if isinstance(data, dict) else []:
+                if isinstance(entry, list) and len(entry) == 2 and _port_in(entry[0], port):
+                    verdict = _verdict_of(entry[1])
+                    break
+            else:
+                return "skip", None, None
+        else:
+            found = _verdict_of(expr)
+            if found is not None:
+                verdict = found
+    if verdict is None:
+        return "skip", None, None
+    return "match", verdict, "; ".join(n for n in notes if n)
+
+
+def _verdict_of(expr):
+    if not isinstance(expr, dict):
+        return None
+    for key in _FINAL_VERDICTS:
+        if key in expr:
+            return key
+    for key in ("jump", "goto"):
+        if key in expr and isinstance(expr[key], dict):
+            return (key, expr[key].get("target"))
     return None
 
 
@@ -492,73 +673,78 @@ def _port_in(right, port):
         if "range" in right:
             low, high = right["range"]
             return isinstance(low, int) and isinstance(high, int) and low <= port <= high
+        if "elem" in right:
+            return _port_in(right["elem"].get("val"), port)
     if isinstance(right, list):
         return any(_port_in(item, port) for item in right)
     return False
 
 
-def _accepts_world_udp(rule, port):
-    """Does this rule accept ``port``/udp from any source? (heuristic, see evaluate_nft_udp_port)."""
-    if _verdict(rule) != "accept":
-        return False
-    dport_seen = False
-    for match in _rule_matches(rule):
-        left = match.get("left") or {}
-        payload = left.get("payload") or {}
-        meta = left.get("meta") or {}
-        ct = left.get("ct") or {}
-        field = payload.get("field") or meta.get("key") or ct.get("key")
-        if field in _RESTRICTING_FIELDS:
-            right = match.get("right")
-            if field == "saddr" and right in ("0.0.0.0/0", "::/0", {"prefix": {"addr": "0.0.0.0", "len": 0}}):
-                continue
-            return False
-        if field == "dport":
-            dport_seen = True
-            if payload.get("protocol") == "tcp" or not _port_in(match.get("right"), port):
-                return False
-        if field == "l4proto" and match.get("right") not in ("udp", 17):
-            return False
-    # A bare "accept" (no matches) accepts everything, including the port.
-    return dport_seen or not _rule_matches(rule)
+def _chain_verdict(ruleset, key, port, version, depth=0):
+    """Walk a chain in order for a UDP packet to ``port`` from an unrestricted source.
+
+    Returns ``(verdict, detail)``: ``accept``/``drop``/``reject`` when a rule that matches every
+    source decides, ``None`` when the chain ends without a decision (policy / return applies).
+    Rules restricted by source address (named sets are resolved to their elements), input
+    interface or conntrack state (established/related) never match such a packet.
+    """
+    if depth > _MAX_JUMP_DEPTH:
+        return "accept", "jump depth > %d: assumed open" % _MAX_JUMP_DEPTH
+    for rule in ruleset.rules.get(key, []):
+        kind, verdict, detail = _rule_effect(rule, port, ruleset, version)
+        if kind != "match":
+            continue
+        if isinstance(verdict, tuple):
+            sub, sub_detail = _chain_verdict(ruleset, (key[0], key[1], verdict[1]), port, version, depth + 1)
+            if sub is not None:
+                return sub, sub_detail or detail
+            if verdict[0] == "goto":
+                return None, None
+            continue
+        return verdict, detail
+    return None, None
 
 
 def evaluate_nft_udp_port(ruleset, port=8472, target="host"):
     """Pure: is ``port``/udp closed to the world according to ``nft -j list ruleset``?
 
-    nftables semantics: a packet must survive EVERY input base chain; a drop in one is final.
-    So the port is closed if at least one ``inet``/``ip`` input base chain with policy drop
-    contains no rule accepting that UDP port from an unrestricted source. Rules restricted by
-    source address, input interface or conntrack state do not count as world access. This is a
-    heuristic over the rule expressions, not a packet simulator; jumps to other chains are
-    followed one level (rules in the jumped-to chain are considered part of the base chain).
+    nftables semantics: a packet must survive EVERY input base chain of its family (``inet`` and
+    ``ip`` for IPv4, ``inet`` and ``ip6`` for IPv6); a drop in one is final. So the port is closed
+    to IPv4 if at least one such chain drops a UDP packet to that port from an arbitrary Internet
+    address, and likewise for IPv6; both must hold. In a chain the first rule that matches every
+    source decides (accept, drop or reject), else the chain's policy. Named and anonymous source
+    sets are resolved to their elements: a set that covers every address (``0.0.0.0/0``, or
+    ``0.0.0.0/1`` plus ``128.0.0.0/1``) and a negated set (``!= @x``) are no restriction. Jumps
+    and gotos are followed. This evaluates rule expressions; it is not a packet simulator:
+    matches other than address family, source address, input interface, conntrack state, UDP
+    port and layer-4 protocol are treated as matching everything (the check errs towards FAIL).
     """
     check = "UDP %d not accepted from 0.0.0.0/0" % port
     source = "host nft ruleset (UDP cannot be proven closed by a probe from outside)"
-    items = (ruleset or {}).get("nftables") or []
-    chains = {}
-    rules = {}
-    for item in items:
-        if "chain" in item:
-            c = item["chain"]
-            chains[(c.get("family"), c.get("table"), c.get("name"))] = c
-        elif "rule" in item:
-            r = item["rule"]
-            rules.setdefault((r.get("family"), r.get("table"), r.get("chain")), []).append(r)
-    guarding = []
-    for key, chain in sorted(chains.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        if chain.get("hook") != "input" or chain.get("family") not in ("inet", "ip") or chain.get("policy") != "drop":
-            continue
-        chain_rules = list(rules.get(key, []))
-        for r in list(chain_rules):
-            for expr in r.get("expr", []):
-                if isinstance(expr, dict) and "jump" in expr:
-                    chain_rules.extend(rules.get((key[0], key[1], expr["jump"].get("target")), []))
-        if not any(_accepts_world_udp(r, port) for r in chain_rules):
-            guarding.append("%s %s %s" % key)
-    if guarding:
-        return row(check, target, PASS, "%s: dropped by input chain(s) with policy drop: %s" % (source, ", ".join(guarding)))
-    return row(check, target, FAIL, "%s: no input base chain with policy drop keeps %d/udp closed to all sources" % (source, port))
+    parsed = _Ruleset(ruleset)
+    details = []
+    closed = True
+    for version, families in ((4, ("inet", "ip")), (6, ("inet", "ip6"))):
+        guarding = []
+        opened = []
+        for key, chain in sorted(parsed.chains.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+            if chain.get("hook") != "input" or chain.get("family") not in families:
+                continue
+            verdict, detail = _chain_verdict(parsed, key, port, version)
+            if verdict is None:
+                verdict = chain.get("policy", "accept")
+            name = "%s %s %s" % key
+            if verdict in ("drop", "reject"):
+                guarding.append(name)
+            else:
+                opened.append("%s (%s)" % (name, detail) if detail else name)
+        if guarding:
+            details.append("IPv%d dropped by %s" % (version, ", ".join(guarding)))
+        else:
+            closed = False
+            details.append("IPv%d: no input base chain drops %d/udp from every source%s"
+                           % (version, port, ("; accepted by: %s" % ", ".join(opened)) if opened else ""))
+    return row(check, target, PASS if closed else FAIL, "%s: %s" % (source, "; ".join(details)))
 
 
 def summarize(rows):

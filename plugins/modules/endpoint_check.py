@@ -24,7 +24,9 @@ description:
     A completed handshake, whatever certificate it serves, is a FAIL.
   - SSH - the server's offered authentication methods (from C(ssh -v) with only the C(none) method)
     must not include C(password) or C(keyboard-interactive). Needs the OpenSSH client on the controller.
-  - Each port in O(closed_tcp_ports) must not accept a TCP connection from the controller.
+  - Each port in O(closed_tcp_ports) must not accept a TCP connection from the controller. Only a
+    refused connection or no answer within O(timeout) is C(PASS); any other error (the address does
+    not resolve, no route, permission denied) is C(FAIL), because it proves nothing about the port.
   - The module never fails because a check failed; it returns the rows and counts so the caller
     can print a table first and fail afterwards.
   - The logic lives in the collection's private module_utils C(_endpoint_checks) (standard library
