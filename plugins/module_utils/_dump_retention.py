@@ -44,10 +44,27 @@ def parse_stamp(stamp):
 
 def base_name(database, stamp):
     """``<database>-<stamp>``: the common prefix of a backup's files."""
-    if not DATABASE_RE.match(database or ""):
+    if not isinstance(database, str) or not DATABASE_RE.match(database):
         raise ManifestError("database name %r is not accepted (expected %s)" % (database, DATABASE_RE.pattern))
     parse_stamp(stamp)
     return "%s-%s" % (database, stamp)
+
+
+def ensure_directories(dest, levels):
+    """Create the missing ones of the last ``levels`` directories of ``dest`` with mode 0700.
+
+    Returns the directories created, outermost first. Existing directories are never changed (a
+    shared parent like /tmp keeps its mode and sticky bit); a parent above the levels must exist."""
+    chain = [dest]
+    for _level in range(max(levels, 1) - 1):
+        chain.insert(0, os.path.dirname(chain[0]))
+    created = []
+    for directory in chain:
+        if not os.path.isdir(directory):
+            os.mkdir(directory, 0o700)
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+            created.append(directory)
+    return created
 
 
 def validate_manifest(data, manifest_name=None):
@@ -60,6 +77,12 @@ def validate_manifest(data, manifest_name=None):
     """
     if not isinstance(data, dict):
         raise ManifestError("manifest is not a JSON object")
+    for field in ("format", "database", "stamp"):
+        if not isinstance(data.get(field), str):
+            raise ManifestError("%s is %s, not a string" % (field, type(data.get(field)).__name__))
+    for field in ("owner", "server_version", "environment", "cluster"):  # optional, used by restores and reports
+        if data.get(field) is not None and not isinstance(data[field], str):
+            raise ManifestError("%s is %s, not a string" % (field, type(data[field]).__name__))
     if data.get("format") != MANIFEST_FORMAT:
         raise ManifestError("format is %r, not %r" % (data.get("format"), MANIFEST_FORMAT))
     database = data.get("database")
@@ -71,7 +94,7 @@ def validate_manifest(data, manifest_name=None):
         raise ManifestError("dump entry missing")
     if not isinstance(dump.get("sha256"), str) or not re.match(r"^[0-9a-f]{64}$", dump["sha256"]):
         raise ManifestError("dump.sha256 is not 64 lowercase hex digits")
-    if not isinstance(dump.get("size"), int) or dump["size"] < 0:
+    if not isinstance(dump.get("size"), int) or isinstance(dump["size"], bool) or dump["size"] < 0:
         raise ManifestError("dump.size is not a non-negative integer")
     files = data.get("files")
     if not isinstance(files, list) or not files:
@@ -79,7 +102,7 @@ def validate_manifest(data, manifest_name=None):
     for name in files:
         if not isinstance(name, str) or not _BASENAME_RE.match(name) or not name.startswith(prefix):
             raise ManifestError("file entry %r is not a base name of this backup (%s*)" % (name, prefix))
-    if dump.get("file") not in files:
+    if not isinstance(dump.get("file"), str) or dump["file"] not in files:
         raise ManifestError("dump.file is not listed in files")
     if manifest_name is not None and manifest_name != prefix[:-1] + MANIFEST_SUFFIX:
         raise ManifestError("manifest file name %r does not match its content (%s)" % (manifest_name, prefix[:-1] + MANIFEST_SUFFIX))
@@ -114,8 +137,11 @@ def scan(directory):
             with open(path, "rb") as handle:
                 data = json.loads(handle.read().decode("utf-8"))
             summary = validate_manifest(data, name)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except ManifestError as exc:
             ignored.append({"file": name, "reason": str(exc)})
+            continue
+        except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON, nested too deep
+            ignored.append({"file": name, "reason": "%s: %s" % (type(exc).__name__, exc)})
             continue
         summary["manifest"] = name
         summary["complete"] = all(os.path.isfile(os.path.join(directory, f)) for f in summary["files"])

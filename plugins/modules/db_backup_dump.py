@@ -23,15 +23,9 @@ description:
     version, time, and the list of files that belong to the backup (used by retention).
 author:
   - parametric_portal maintainers (@parametric-portal)
+extends_documentation_fragment:
+  - parametric_portal.infra.db_backup
 options:
-  exec_prefix:
-    description:
-      - Command prefix that reaches the PostgreSQL server's machine, as a list.
-      - This is the only part that differs between production (kubectl exec into the
-        primary pod) and tests (podman exec into a container).
-    type: list
-    elements: str
-    required: true
   database:
     description: Database to dump.
     type: str
@@ -42,9 +36,11 @@ options:
     required: true
   create_levels:
     description:
-      - How many trailing directory levels of O(dest) to create when missing and to keep at
-        mode 0700 (the db_backup role uses 3, C(<backup_dir>/<environment>/<cluster>)). Parents
-        above them must exist.
+      - How many trailing directory levels of O(dest) to create, with mode 0700, when missing (the
+        db_backup role uses 3, C(<backup_dir>/<environment>/<cluster>)). Parents above them must exist.
+      - Only directories this module creates get mode 0700. Existing ones are left exactly as they are:
+        a shared C(db_backup_dir) such as C(/tmp) keeps its mode and sticky bit. The files themselves are
+        always written with mode 0600.
     type: int
     default: 1
   stamp:
@@ -60,21 +56,6 @@ options:
     default: ''
   cluster:
     description: Cluster name recorded in the manifest.
-    type: str
-    default: ''
-  user:
-    description: PostgreSQL user (C(-U)); empty uses the client default.
-    type: str
-    default: ''
-  host:
-    description: Server host or socket directory (C(-h)); empty uses the local socket.
-    type: str
-    default: ''
-  port:
-    description: Server port (C(-p)).
-    type: int
-  password:
-    description: Password; sent on stdin to the remote wrapper, never on a command line.
     type: str
     default: ''
   server_version:
@@ -110,6 +91,11 @@ manifest:
   description: Path of the manifest.
   returned: success
   type: str
+created_directories:
+  description: Directories this run created (mode 0700), outermost first.
+  returned: success and not check mode
+  type: list
+  elements: str
 size:
   description: Archive size in bytes.
   returned: success and not check mode
@@ -174,14 +160,7 @@ def run_dump(p, runner, check_mode):
     result = {"changed": True, "dump": final["dump"], "manifest": final["manifest"]}
     if check_mode:
         return result
-    levels = [dest]
-    for unused in range(max(p["create_levels"], 1) - 1):
-        levels.insert(0, os.path.dirname(levels[0]))
-    for level in levels:
-        if not os.path.isdir(level):
-            os.mkdir(level, 0o700)
-        if os.stat(level).st_mode & 0o777 != 0o700:
-            os.chmod(level, 0o700)
+    result["created_directories"] = ret.ensure_directories(dest, p["create_levels"])
     tmp = dict((k, os.path.join(dest, "." + os.path.basename(v) + ret.PARTIAL_SUFFIX)) for k, v in final.items())
     conn = dbx.conn_args(p["user"], p["host"], p["port"])
     started = time.time()
@@ -235,18 +214,13 @@ def run_dump(p, runner, check_mode):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            exec_prefix=dict(type="list", elements="str", required=True),
+        argument_spec=dbx.argument_spec(
             database=dict(type="str", required=True),
             dest=dict(type="path", required=True),
             stamp=dict(type="str", required=True),
             owner=dict(type="str"),
             environment=dict(type="str", default=""),
             cluster=dict(type="str", default=""),
-            user=dict(type="str", default=""),
-            host=dict(type="str", default=""),
-            port=dict(type="int"),
-            password=dict(type="str", default="", no_log=True),
             server_version=dict(type="str", default=""),
             create_levels=dict(type="int", default=1),
         ),

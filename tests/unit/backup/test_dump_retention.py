@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import stat
 
 import pytest
 
@@ -141,19 +142,90 @@ def test_newest_complete_backup_is_never_expired(tmp_path):
     assert ret.newest(backups, "appdb")["manifest"].startswith(good)
 
 
-def test_manifest_cannot_reach_outside(tmp_path):
+def test_pruning_never_deletes_outside_what_manifests_of_ours_name(tmp_path, run_module):
+    """The catalog module really prunes here (everything is expired, and an ordinary expired backup IS
+    deleted, which proves deletion ran); a manifest naming ../outside.txt, and a listed name that is a
+    symlink to a file outside, cannot make it delete anything outside its own backup files."""
     outside = tmp_path / "outside.txt"
     outside.write_text("precious")
     inner = tmp_path / "b"
     inner.mkdir()
-    base = write_backup(inner, "appdb", stamp(90))
-    manifest_path = inner / (base + ret.MANIFEST_SUFFIX)
+    reaching = write_backup(inner, "appdb", stamp(90))
+    manifest_path = inner / (reaching + ret.MANIFEST_SUFFIX)
     data = json.loads(manifest_path.read_text())
     data["files"].append("../outside.txt")
     manifest_path.write_text(json.dumps(data))
-    backups, ignored = ret.scan(str(inner))
-    assert backups == [] and ignored and "base name" in ignored[0]["reason"]
-    assert outside.read_text() == "precious"
+    linked = write_backup(inner, "appdb", stamp(80), extra_files=["appdb-%s.link" % stamp(80)])
+    os.symlink(str(outside), str(inner / (linked + ".link")))
+    ordinary = [write_backup(inner, "appdb", stamp(d)) for d in (70, 60)]
+
+    ok, res = run_module("db_backup_catalog", {"path": str(inner), "prune": True, "keep_last": 0, "keep_days": 1,
+                                               "now": NOW.strftime(ret.STAMP_FORMAT)})
+    assert ok, res
+    assert [i["file"] for i in res["ignored"]] == [reaching + ret.MANIFEST_SUFFIX]
+    assert "base name" in res["ignored"][0]["reason"]
+    deleted = sorted(os.path.basename(p) for p in res["deleted"])
+    # the older ordinary backup and the symlinked one expire (the newest complete one is always kept)
+    assert deleted == sorted(files_of(ordinary[0]) + files_of(linked, ".link"))
+    assert outside.read_text() == "precious"  # the link was removed, not its target
+    assert sorted(os.listdir(inner)) == sorted(files_of(reaching) + files_of(ordinary[1]))
+
+
+def files_of(base, *extra):
+    return [base + ".dump", base + ".dump.sha256", base + ret.MANIFEST_SUFFIX] + [base + e for e in extra]
+
+
+BASE = "appdb-20261127T120000Z"
+
+
+def good_manifest():
+    return {"format": ret.MANIFEST_FORMAT, "database": "appdb", "stamp": "20261127T120000Z", "owner": "app",
+            "dump": {"file": BASE + ".dump", "size": 1, "sha256": "a" * 64}, "files": [BASE + ".dump", BASE + ".dump.sha256"]}
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda m: m.update(database=5), "database is int, not a string"),
+    (lambda m: m.update(database=True), "database is bool"),
+    (lambda m: m.update(database=None), "database is NoneType"),
+    (lambda m: m.update(stamp=20261127), "stamp is int"),
+    (lambda m: m.update(stamp=["20261127T120000Z"]), "stamp is list"),
+    (lambda m: m.update(format={"v": 1}), "format is dict"),
+    (lambda m: m.update(owner=7), "owner is int"),
+    (lambda m: m.update(server_version=17.2), "server_version is float"),
+    (lambda m: m.update(dump=[1]), "dump entry missing"),
+    (lambda m: m["dump"].update(file=[BASE + ".dump"]), "dump.file"),
+    (lambda m: m["dump"].update(file={"a": 1}), "dump.file"),
+    (lambda m: m["dump"].update(size=True), "dump.size"),
+    (lambda m: m["dump"].update(size="1"), "dump.size"),
+    (lambda m: m["dump"].update(sha256=64), "sha256"),
+    (lambda m: m.update(files={"a": 1}), "files"),
+    (lambda m: m["files"].append(3), "file entry 3"),
+    (lambda m: m["files"].append(None), "file entry None"),
+])
+def test_wrong_typed_manifest_fields_are_reported_not_raised(tmp_path, run_module, mutate, reason):
+    ret.validate_manifest(good_manifest(), BASE + ret.MANIFEST_SUFFIX)
+    manifest = good_manifest()
+    mutate(manifest)
+    with pytest.raises(ret.ManifestError, match=reason):
+        ret.validate_manifest(manifest, BASE + ret.MANIFEST_SUFFIX)
+    (tmp_path / (BASE + ret.MANIFEST_SUFFIX)).write_text(json.dumps(manifest))
+    kept = write_backup(tmp_path, "appdb", stamp(400))
+    ok, res = run_module("db_backup_catalog", {"path": str(tmp_path), "prune": True, "keep_last": 1, "keep_days": 0})
+    assert ok, res
+    assert [(i["file"], reason in i["reason"]) for i in res["ignored"]] == [(BASE + ret.MANIFEST_SUFFIX, True)]
+    assert [b["manifest"] for b in res["backups"]] == [kept + ret.MANIFEST_SUFFIX] and res["deleted"] == []
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"[" * 100000 + b"]" * 100000, "RecursionError"),
+    (b"\xff\xfe not utf-8", "UnicodeDecodeError"),
+    (b"", "JSONDecodeError"),
+    (b"[1, 2]", "not a JSON object"),
+])
+def test_unreadable_manifests_are_reported_not_raised(tmp_path, content, reason):
+    (tmp_path / (BASE + ret.MANIFEST_SUFFIX)).write_bytes(content)
+    backups, ignored = ret.scan(str(tmp_path))
+    assert backups == [] and len(ignored) == 1 and reason in ignored[0]["reason"], ignored
 
 
 def test_select_expired_argument_checks():
@@ -161,3 +233,24 @@ def test_select_expired_argument_checks():
         ret.select_expired([], NOW, -1, 0)
     with pytest.raises(ValueError):
         ret.select_expired([], NOW.replace(tzinfo=None), 1, 1)
+
+
+def test_ensure_directories_creates_0700_and_leaves_existing_ones_alone(tmp_path):
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: world-writable with the sticky bit
+    own = shared / "prod"
+    own.mkdir()
+    os.chmod(own, 0o750)  # made by the operator: not ours to change
+    old_umask = os.umask(0o022)
+    try:
+        created = ret.ensure_directories(str(own / "api-db" / "daily"), 4)
+    finally:
+        os.umask(old_umask)
+    assert created == [str(own / "api-db"), str(own / "api-db" / "daily")]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE(own.stat().st_mode) == 0o750
+    assert all(stat.S_IMODE(os.stat(d).st_mode) == 0o700 for d in created)
+    assert ret.ensure_directories(str(own / "api-db" / "daily"), 4) == []
+    with pytest.raises(FileNotFoundError):
+        ret.ensure_directories(str(tmp_path / "missing" / "a" / "b"), 2)
