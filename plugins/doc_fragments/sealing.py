@@ -7,7 +7,11 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    """Where the sealing certificate comes from: a file/PEM or the live controller."""
+    """Where the sealing certificate comes from: a file/PEM or the live controller.
+
+    The API server connection options are kubernetes.core's own (fragment
+    C(kubernetes.core.k8s_auth_options), argument spec C(AUTH_ARG_SPEC)); this fragment only adds
+    what is specific to the sealed-secrets controller."""
 
     DOCUMENTATION = r"""
 options:
@@ -18,7 +22,9 @@ options:
         (NotAfter is checked, like kubeseal). A bare C(PUBLIC KEY) is refused.
       - When omitted, the certificate is fetched from the controller through the API server's service
         proxy (C(/api/v1/namespaces/<controller_namespace>/services/http:<controller_name>:http/proxy/v1/cert.pem)),
-        which needs the C(kubernetes) Python library and the connection options below.
+        like C(kubeseal --fetch-cert). The connection is made by kubernetes.core's client from the standard
+        options O(kubeconfig), O(context), O(host), O(api_key), O(ca_cert), O(client_cert), ... and their
+        E(K8S_AUTH_*) environment variables; without any, C(~/.kube/config) or the in-cluster service account.
     type: path
   controller_name:
     description: Name of the sealed-secrets controller Service (chart C(fullnameOverride)).
@@ -28,36 +34,6 @@ options:
     description: Namespace of the sealed-secrets controller.
     type: str
     default: kube-system
-  kubeconfig:
-    description:
-      - Path to a kubeconfig file used to fetch the certificate. Defaults to C(~/.kube/config) or
-        E(K8S_AUTH_KUBECONFIG).
-    type: path
-  context:
-    description: The kubeconfig context to use (E(K8S_AUTH_CONTEXT)).
-    type: str
-  host:
-    description: URL of the API server; with O(api_key) this replaces the kubeconfig (E(K8S_AUTH_HOST)).
-    type: str
-  api_key:
-    description: Bearer token for O(host) (E(K8S_AUTH_API_KEY)).
-    type: str
-  validate_certs:
-    description: Verify the API server's TLS certificate (E(K8S_AUTH_VERIFY_SSL)).
-    type: bool
-    aliases: [verify_ssl]
-  ca_cert:
-    description: CA bundle to verify the API server with (E(K8S_AUTH_SSL_CA_CERT)).
-    type: path
-    aliases: [ssl_ca_cert]
-  client_cert:
-    description: Client certificate for the API server (E(K8S_AUTH_CERT_FILE)).
-    type: path
-    aliases: [cert_file]
-  client_key:
-    description: Client key for the API server (E(K8S_AUTH_KEY_FILE)).
-    type: path
-    aliases: [key_file]
 requirements:
   - cryptography
   - PyYAML

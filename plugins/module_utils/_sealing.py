@@ -68,11 +68,15 @@ ANNOTATION_NAMESPACE_WIDE = "sealedsecrets.bitnami.com/namespace-wide"
 ANNOTATION_CLUSTER_WIDE = "sealedsecrets.bitnami.com/cluster-wide"
 SCOPE_ANNOTATIONS = (ANNOTATION_NAMESPACE_WIDE, ANNOTATION_CLUSTER_WIDE)
 
-# Keyed plaintext fingerprints (JSON object key -> "hmac-sha256:<base64>"), top-level metadata only:
-# the controller never copies it into the Secret.
+# Keyed plaintext fingerprints (JSON object key -> "hmac-sha256-v2:<base64>"), top-level metadata only:
+# the controller never copies it into the Secret. v2 binds scope, namespace and name into the HMAC input,
+# so the same value in two SealedSecrets gives two unrelated fingerprints whatever the scope. v1
+# ("hmac-sha256:", bound only to the OAEP label, which has no name in the non-strict scopes) is
+# recognised and never trusted: such an item is resealed and reported as migrated.
 FINGERPRINT_ANNOTATION = "infra.parametric-portal.com/fingerprints"
-_FINGERPRINT_PREFIX = "hmac-sha256:"
-_FINGERPRINT_CONTEXT = b"parametric_portal.infra sealing fingerprint v1\x00"
+_FINGERPRINT_PREFIX = "hmac-sha256-v2:"
+_FINGERPRINT_PREFIX_V1 = "hmac-sha256:"
+_FINGERPRINT_CONTEXT = b"parametric_portal.infra sealing fingerprint v2\x00"
 
 SESSION_KEY_BYTES = 32
 _ZERO_NONCE = b"\x00" * 12
@@ -302,13 +306,22 @@ def load_private_keys(pem_texts):
 # Fingerprints (plaintext-side idempotence without storing anything that reveals the plaintext)
 # --------------------------------------------------------------------------------------------
 
-def fingerprint(fingerprint_key, label, item_key, plaintext):
-    """HMAC-SHA256(fingerprint_key, context || len(label) label || len(key) key || plaintext)."""
+def fingerprint(fingerprint_key, scope, namespace, name, item_key, plaintext):
+    """HMAC-SHA256(fingerprint_key, context || for scope, namespace, name, key: BE32(len) || bytes || plaintext)."""
     if isinstance(fingerprint_key, str):
         fingerprint_key = fingerprint_key.encode("utf-8")
-    ikey = item_key.encode("utf-8")
-    msg = b"".join((_FINGERPRINT_CONTEXT, struct.pack(">I", len(label)), label, struct.pack(">I", len(ikey)), ikey, plaintext))
-    return _FINGERPRINT_PREFIX + base64.b64encode(hmac.digest(fingerprint_key, msg, "sha256")).decode("ascii")
+    parts = [_FINGERPRINT_CONTEXT]
+    for field in (scope, namespace or "", name or "", item_key):
+        data = field.encode("utf-8")
+        parts.append(struct.pack(">I", len(data)))
+        parts.append(data)
+    parts.append(plaintext)
+    return _FINGERPRINT_PREFIX + base64.b64encode(hmac.digest(fingerprint_key, b"".join(parts), "sha256")).decode("ascii")
+
+
+def is_v1_fingerprint(value):
+    """A fingerprint written before v2 (not bound to the name in the non-strict scopes)."""
+    return isinstance(value, str) and value.startswith(_FINGERPRINT_PREFIX_V1)
 
 
 def parse_fingerprints(annotations):
@@ -332,6 +345,49 @@ def dump_fingerprints(fingerprints):
 # Inputs -> request
 # --------------------------------------------------------------------------------------------
 
+def _kind(value):
+    """The type of a value in words, for error messages (never the value: it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a %s" % type(value).__name__
+
+
+def _mapping(where, value):
+    """``value`` as a dict (None counts as empty); SealingError naming ``where`` otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SealingError("%s must be a mapping (got %s)" % (where, _kind(value)))
+    return value
+
+
+def _string_map(where, value):
+    """A mapping of strings to strings (labels, annotations): Kubernetes accepts nothing else."""
+    value = _mapping(where, value)
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise SealingError("%s has a key that is %s; keys must be strings" % (where, _kind(key)))
+        if not isinstance(item, str):
+            raise SealingError("%s.%s must be a string (got %s)" % (where, key, _kind(item)))
+    return value
+
+
+def _optional_string(where, value):
+    if value is not None and not isinstance(value, str):
+        raise SealingError("%s must be a string (got %s)" % (where, _kind(value)))
+    return value
+
+
 def _check_item_key(where, key):
     if not isinstance(key, str) or not key or len(key) > 253 or not _KEY_RE.match(key):
         raise SealingError(
@@ -342,12 +398,12 @@ def _check_item_key(where, key):
 def decode_data(data, where="data"):
     """Base64-decode Secret.data values; the error names the key, never the value."""
     items = {}
-    for key, value in (data or {}).items():
+    for key, value in _mapping(where, data).items():
         _check_item_key(where, key)
         if value is None:
             value = ""
         if not isinstance(value, str):
-            raise SealingError("%s.%s must be a base64 string" % (where, key))
+            raise SealingError("%s.%s must be a base64 string (got %s)" % (where, key, _kind(value)))
         try:
             items[key] = base64.b64decode("".join(value.split()).encode("ascii"), validate=True)
         except (binascii.Error, ValueError, UnicodeEncodeError):
@@ -357,18 +413,22 @@ def decode_data(data, where="data"):
 
 def encode_string_data(string_data, where="string_data"):
     items = {}
-    for key, value in (string_data or {}).items():
+    for key, value in _mapping(where, string_data).items():
         _check_item_key(where, key)
         if value is None:
             value = ""
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise SealingError("%s.%s must be a string (got %s)" % (where, key, type(value).__name__))
+            raise SealingError("%s.%s must be a string (got %s)" % (where, key, _kind(value)))
         items[key] = str(value).encode("utf-8")
     return items
 
 
-def _clean_metadata(meta):
-    meta = copy.deepcopy(meta or {})
+def _clean_metadata(meta, where="secret.metadata"):
+    meta = copy.deepcopy(_mapping(where, meta))
+    _string_map(where + ".annotations", meta.get("annotations"))
+    _string_map(where + ".labels", meta.get("labels"))
+    for field in ("name", "namespace"):
+        _optional_string("%s.%s" % (where, field), meta.get(field))
     for field in _SERVER_FIELDS:
         meta.pop(field, None)
     annotations = meta.get("annotations") or {}
@@ -437,9 +497,11 @@ def build_request(name=None, namespace=None, scope=None, data=None, string_data=
         items.update(decode_data(secret.get("data"), "secret.data"))
         items.update(encode_string_data(secret.get("stringData"), "secret.stringData"))
         if secret_type is None:
-            secret_type = secret.get("type") or None
+            secret_type = _optional_string("secret.type", secret.get("type")) or None
         if immutable is None:
             immutable = secret.get("immutable")
+            if immutable is not None and not isinstance(immutable, bool):
+                raise SealingError("secret.immutable must be true or false (got %s)" % _kind(immutable))
         template_meta.pop("name", None)
         template_meta.pop("namespace", None)
     scope = scope or SCOPE_STRICT
@@ -478,7 +540,30 @@ def load_sealed_secret(text):
         return None
     if not isinstance(obj, dict) or obj.get("kind") != KIND or obj.get("apiVersion") != API_VERSION:
         raise SealingError("the existing file is not a %s %s; refusing to overwrite it" % (API_VERSION, KIND))
+    check_sealed_secret_shape(obj)
     return obj
+
+
+def check_sealed_secret_shape(obj):
+    """The fields the merge reads must have the types Kubernetes gives them; SealingError naming the field
+    (and refusing to overwrite the file) otherwise, instead of a traceback halfway through the merge."""
+    where = "the existing SealedSecret's "
+    meta = _mapping(where + "metadata", obj.get("metadata"))
+    for field in ("name", "namespace"):
+        _optional_string(where + "metadata." + field, meta.get(field))
+    _string_map(where + "metadata.annotations", meta.get("annotations"))
+    _string_map(where + "metadata.labels", meta.get("labels"))
+    spec = _mapping(where + "spec", obj.get("spec"))
+    encrypted = _mapping(where + "spec.encryptedData", spec.get("encryptedData"))
+    for key, value in encrypted.items():
+        _check_item_key(where + "spec.encryptedData", key)
+        if not isinstance(value, str):
+            raise SealingError("%sspec.encryptedData.%s must be a string (got %s)" % (where, key, _kind(value)))
+    template = _mapping(where + "spec.template", spec.get("template"))
+    tmeta = _mapping(where + "spec.template.metadata", template.get("metadata"))
+    _string_map(where + "spec.template.metadata.annotations", tmeta.get("annotations"))
+    _string_map(where + "spec.template.metadata.labels", tmeta.get("labels"))
+    _optional_string(where + "spec.template.type", template.get("type"))
 
 
 def _yaml(obj):
@@ -524,17 +609,18 @@ def dump_yaml(obj):
 
 
 class SealResult(object):
-    def __init__(self, obj, added, changed, unchanged, kept, removed):
+    def __init__(self, obj, added, changed, unchanged, kept, removed, migrated=None):
         self.object = obj
         self.added = added
         self.changed = changed
         self.unchanged = unchanged
         self.kept = kept
         self.removed = removed
+        self.migrated = migrated or []
 
     def key_report(self):
         return {"added": self.added, "changed": self.changed, "unchanged": self.unchanged,
-                "kept": self.kept, "removed": self.removed}
+                "kept": self.kept, "removed": self.removed, "migrated": self.migrated}
 
 
 def seal(cert, request, existing=None, fingerprint_key=None, remove_keys=None, force=False):
@@ -550,10 +636,11 @@ def seal(cert, request, existing=None, fingerprint_key=None, remove_keys=None, f
     old_encrypted = {}
     old_fps = {}
     if existing:
+        check_sealed_secret_shape(existing)
         old_meta = copy.deepcopy(existing.get("metadata") or {})
         spec = existing.get("spec") or {}
         old_template = copy.deepcopy(spec.get("template") or {})
-        old_encrypted = dict((k, v) for k, v in (spec.get("encryptedData") or {}).items() if isinstance(v, str))
+        old_encrypted = dict(spec.get("encryptedData") or {})
         old_scope = scope_from_annotations(old_meta.get("annotations"))
         mismatch = []
         if old_meta.get("name") != request.name:
@@ -577,11 +664,14 @@ def seal(cert, request, existing=None, fingerprint_key=None, remove_keys=None, f
             del encrypted[key]
             fps.pop(key, None)
             removed.append(key)
+    migrated = []
     for key, plaintext in request.items.items():
-        fp = fingerprint(fingerprint_key, label, key, plaintext) if fingerprint_key else None
+        fp = fingerprint(fingerprint_key, request.scope, request.namespace, request.name, key, plaintext) if fingerprint_key else None
         if key in encrypted and fp is not None and not force and hmac.compare_digest(fps.get(key, ""), fp):
             unchanged.append(key)
             continue
+        if key in encrypted and is_v1_fingerprint(fps.get(key)):
+            migrated.append(key)
         (changed if key in encrypted else added).append(key)
         encrypted[key] = seal_value(cert, plaintext, label)
         if fp is None:
@@ -645,7 +735,7 @@ def seal(cert, request, existing=None, fingerprint_key=None, remove_keys=None, f
         for key, value in (existing.get("spec") or {}).items():
             if key not in obj["spec"]:
                 obj["spec"][key] = copy.deepcopy(value)
-    return SealResult(obj, added, changed, unchanged, kept, removed)
+    return SealResult(obj, added, changed, unchanged, kept, removed, migrated)
 
 
 def describe_for_diff(obj, statuses=None):

@@ -16,10 +16,13 @@ description:
   - Returns the C(bitnami.com/v1alpha1) C(SealedSecret) object and, with O(dest), writes it as YAML
     (atomically, mode C(0644)), merging into an existing file.
   - Ciphertext is random, so idempotence is decided on the plaintext side. Each sealed item gets a keyed
-    fingerprint (HMAC-SHA256 under O(fingerprint_key)) stored in the SealedSecret's top-level annotation
-    C(infra.parametric-portal.com/fingerprints). An item whose fingerprint still matches keeps its
-    ciphertext, so the same input gives C(changed=false) and a byte-identical file. The fingerprints
-    reveal nothing about the plaintext without the key; keep the key in a vault variable.
+    fingerprint (HMAC-SHA256 under O(fingerprint_key) over scope, namespace, name, item key and value)
+    stored in the SealedSecret's top-level annotation C(infra.parametric-portal.com/fingerprints). An item
+    whose fingerprint still matches keeps its ciphertext, so the same input gives C(changed=false) and a
+    byte-identical file. The fingerprints reveal nothing about the plaintext without the key, and the same
+    value in two SealedSecrets gives unrelated fingerprints; keep the key in a vault variable.
+  - Fingerprints written by earlier versions (C(hmac-sha256:), not bound to the name) are never trusted:
+    such an item is resealed once with a current fingerprint and listed in RV(keys.migrated).
   - Without O(fingerprint_key) nothing can be compared, so every given item is resealed and the task
     reports C(changed) whenever O(dest) exists (a warning says so).
   - The plaintext never appears in results, errors, diffs or files.
@@ -27,6 +30,7 @@ author:
   - parametric_portal maintainers (@parametric-portal)
 extends_documentation_fragment:
   - parametric_portal.infra.sealing
+  - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
@@ -132,6 +136,7 @@ EXAMPLES = r"""
 - name: Seal a whole Secret manifest, certificate fetched from the live controller
   parametric_portal.infra.seal_secret:
     kubeconfig: ~/.kube/config
+    context: parametric-portal-prod
     secret: "{{ lookup('ansible.builtin.file', 'secret.yaml') | from_yaml }}"
     fingerprint_key: "{{ sealing_fingerprint_key }}"
     dest: sealed.yaml
@@ -181,6 +186,12 @@ keys:
     unchanged: {description: Given keys whose fingerprint matched; ciphertext kept., type: list, elements: str}
     kept: {description: Keys of O(dest) that were not given; kept as they are., type: list, elements: str}
     removed: {description: Keys removed through O(remove_keys)., type: list, elements: str}
+    migrated:
+      description:
+        - Given keys whose stored fingerprint had the old format (before name and scope were bound into it);
+          they were resealed and now carry a current fingerprint. Also listed in RV(keys.changed).
+      type: list
+      elements: str
 cert_fingerprint_sha256:
   description: SHA-256 fingerprint of the certificate used.
   returned: success
@@ -191,17 +202,20 @@ dest:
   type: str
 """
 
+import copy
 import os
 import tempfile
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _sealing
 
 try:
-    from kubernetes import client as k8s_client, config as k8s_config
+    import kubernetes  # noqa: F401  (kubernetes.core's client below degrades silently without it)
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 except ImportError:
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
@@ -213,18 +227,11 @@ CERT_PROXY_PATH = "/api/v1/namespaces/{namespace}/services/http:{name}:http/prox
 
 
 def argument_spec():
-    return dict(
+    spec = copy.deepcopy(AUTH_ARG_SPEC)  # kubernetes.core's connection options, unchanged
+    spec.update(
         cert=dict(type="path"),  # PEM text passes the path conversion unchanged (no "$" or leading "~")
         controller_name=dict(type="str", default="sealed-secrets-controller"),
         controller_namespace=dict(type="str", default="kube-system"),
-        kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-        context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-        host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-        validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
-        ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-        client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
-        client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
         name=dict(type="str"),
         namespace=dict(type="str"),
         scope=dict(type="str", choices=list(_sealing.SCOPES)),
@@ -241,32 +248,21 @@ def argument_spec():
         force=dict(type="bool", default=False),
         fingerprint_key=dict(type="str", no_log=True),
     )
+    return spec
+
+
+def api_client(params):
+    """The kubernetes ApiClient kubernetes.core builds from the standard auth options (and K8S_AUTH_*).
+
+    THE SEAM for tests: they point the options at an API server (for now a TLS test double under
+    tests/unit/sealing; later the real kube-apiserver harness) and nothing else is swapped."""
+    auth = dict((key, params.get(key)) for key in AUTH_ARG_SPEC)
+    return get_api_client(**auth).client.client
 
 
 def fetch_certificate(params):
     """GET the controller's cert.pem through the API server's service proxy (like kubeseal --fetch-cert)."""
-    configuration = k8s_client.Configuration()
-    if params["host"]:
-        configuration.host = params["host"]
-        if params["api_key"]:
-            configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
-    elif params["kubeconfig"]:
-        k8s_config.load_kube_config(config_file=params["kubeconfig"], context=params["context"],
-                                    client_configuration=configuration)
-    else:
-        try:  # ~/.kube/config (or KUBECONFIG), else the in-cluster service account, like kubernetes.core
-            k8s_config.load_kube_config(context=params["context"], client_configuration=configuration)
-        except k8s_config.ConfigException:
-            k8s_config.load_incluster_config(client_configuration=configuration)
-    if params["validate_certs"] is not None:
-        configuration.verify_ssl = params["validate_certs"]
-    if params["ca_cert"]:
-        configuration.ssl_ca_cert = params["ca_cert"]
-    if params["client_cert"]:
-        configuration.cert_file = params["client_cert"]
-    if params["client_key"]:
-        configuration.key_file = params["client_key"]
-    api = k8s_client.ApiClient(configuration)
+    api = api_client(params)
     path_params = {"namespace": params["controller_namespace"], "name": params["controller_name"]}
     headers = {"Accept": "application/x-pem-file, */*"}
     if hasattr(api, "param_serialize"):  # kubernetes >= 33
@@ -298,9 +294,13 @@ def read_certificate(module):
                          exception=KUBERNETES_IMPORT_ERROR)
     try:
         return fetch_certificate(module.params)
-    except Exception as exc:  # any client/HTTP/config error: report where we looked
+    except Exception as exc:  # any client/HTTP/TLS/config error: report where we looked, briefly
+        if getattr(exc, "status", None):  # kubernetes ApiException / DynamicApiError: no headers or body
+            detail = "HTTP %s %s" % (exc.status, getattr(exc, "reason", "") or "")
+        else:
+            detail = to_native(exc)
         module.fail_json(msg="cannot fetch the certificate from controller %s/%s: %s"
-                         % (module.params["controller_namespace"], module.params["controller_name"], to_native(exc)))
+                         % (module.params["controller_namespace"], module.params["controller_name"], detail.strip()))
 
 
 def write_atomically(module, dest, content):
@@ -353,12 +353,15 @@ def run(module):
     existing_text = None
     existing = None
     if dest and os.path.exists(dest):
-        with open(dest, "rb") as handle:
-            existing_text = handle.read()
+        try:
+            with open(dest, "rb") as handle:
+                existing_text = handle.read()
+        except OSError as exc:  # a directory, no permission, ...
+            module.fail_json(msg="dest %s cannot be read as a file: %s" % (dest, to_native(exc.strerror or exc)))
         try:
             existing = _sealing.load_sealed_secret(existing_text)
         except _sealing.SealingError as exc:
-            module.fail_json(msg="%s: %s" % (dest, to_native(exc)))
+            module.fail_json(msg="dest %s: %s; nothing was written" % (dest, to_native(exc)))
     if existing and not params["fingerprint_key"] and request.items:
         module.warn("fingerprint_key not given: every given item is resealed, so the task always reports changed")
     try:
@@ -368,6 +371,9 @@ def run(module):
         module.fail_json(msg=to_native(exc))
     result["sealed_secret"] = sealed.object
     result["keys"] = sealed.key_report()
+    if sealed.migrated:
+        module.warn("resealed %s: their stored fingerprints had the old format (not bound to the SealedSecret's "
+                    "name and scope); they now carry current ones" % ", ".join(sorted(sealed.migrated)))
     if dest:
         result["dest"] = dest
         content = _sealing.dump_yaml(sealed.object).encode("utf-8")

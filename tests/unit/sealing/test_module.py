@@ -3,16 +3,20 @@ module's own no_log masking applied to every result, as in a real run)."""
 from __future__ import annotations
 
 import base64
-import http.server
+import hmac
 import json
 import os
 import stat
-import threading
+import tempfile
 
 import pytest
 import yaml
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _sealing as s
+import kubernetes
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s import client as k8s_client_utils
+from k8s_api_double import CERT_PATH, ApiServerDouble, Pki
+from sealing_keys import openssl_fingerprint
 
 PLAIN = {"DB_PASSWORD": "pl41n-text-passw0rd", "API_TOKEN": "tok-9f8e7d6c5b4a"}
 FKEY = "fingerprint-key-from-vault"
@@ -73,7 +77,7 @@ def test_merge_keeps_and_reseals_only_changed(run_module, kp2048, tmp_path):
     ok, res, _warn = run_module(base_args(kp2048, dest, string_data={"DB_PASSWORD": "new-pass", "EXTRA": "e"}))
     assert ok and res["changed"] is True
     assert res["keys"] == {"added": ["EXTRA"], "changed": ["DB_PASSWORD"], "unchanged": [], "kept": ["API_TOKEN"],
-                           "removed": []}
+                           "removed": [], "migrated": []}
     second = yaml.safe_load(dest.read_text())["spec"]["encryptedData"]
     assert second["API_TOKEN"] == first["API_TOKEN"]  # untouched ciphertext
     assert second["DB_PASSWORD"] != first["DB_PASSWORD"]
@@ -183,7 +187,7 @@ def test_cert_from_file(run_module, kp2048, tmp_path):
     path = tmp_path / "cert.pem"
     path.write_bytes(kp2048.cert_pem)
     ok, res, _warn = run_module(base_args(kp2048, cert=str(path)))
-    assert ok and res["cert_fingerprint_sha256"] == s.load_certificate(kp2048.cert_pem).fingerprint_sha256
+    assert ok and res["cert_fingerprint_sha256"] == openssl_fingerprint(kp2048.cert_pem)
     ok, res, _warn = run_module(base_args(kp2048, cert=str(tmp_path / "missing.pem")))
     assert not ok and "no such file" in res["msg"]
 
@@ -232,48 +236,232 @@ def test_mode_is_repaired(run_module, kp2048, tmp_path):
 
 
 # ---- certificate fetch through the API server's service proxy ---------------------------------
-
-class _ApiServerDouble(http.server.BaseHTTPRequestHandler):
-    """TEST DOUBLE of the Kubernetes API server's service proxy (no cluster exists here): answers the
-    one path kubeseal --fetch-cert uses with the test certificate, and records the request."""
-
-    cert = b""
-    seen = []
-
-    def do_GET(self):  # noqa: N802
-        type(self).seen.append((self.path, self.headers.get("Authorization"), self.headers.get("Accept")))
-        if self.path == "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-pem-file")
-            self.end_headers()
-            self.wfile.write(type(self).cert)
-        else:
-            self.send_response(404)
-            self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
+# kubernetes.core's client, built from the standard auth options, against an HTTPS TEST DOUBLE of the
+# API server (k8s_api_double.py): real TLS with a private CA, real client-certificate and token auth.
 
 @pytest.fixture
-def api_server_double(kp2048):
-    _ApiServerDouble.cert = kp2048.cert_pem
-    _ApiServerDouble.seen = []
-    server = http.server.HTTPServer(("127.0.0.1", 0), _ApiServerDouble)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
-    server.shutdown()
+def api(kp2048, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # kubernetes.core's discovery cache file
+    for var in [v for v in os.environ if v.startswith("K8S_AUTH_")] + ["KUBECONFIG"]:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config of the machine
+    # A real run is one process per module call; in-process, forget the previous test's client state
+    # (the kubernetes library's default Configuration and kubernetes.core's client pool).
+    monkeypatch.setattr(kubernetes.client.Configuration, "_default", None)
+    monkeypatch.setattr(k8s_client_utils, "_pool", {})
+    pki = Pki(tmp_path)
+    with ApiServerDouble(pki, kp2048.cert_pem, token="test-token") as server:
+        yield server
 
 
-def test_fetch_cert_through_service_proxy(run_module, kp2048, api_server_double):
-    args = base_args(kp2048, host=api_server_double, api_key="test-token")
+def fetch_args(kp, **extra):
+    args = base_args(kp)
     del args["cert"]
-    ok, res, _warn = run_module(args)
+    args.update(extra)
+    return args
+
+
+def test_fetch_cert_with_kubeconfig_context_and_client_certificate(run_module, kp2048, api, tmp_path):
+    kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
+    ok, res, _warn = run_module(fetch_args(kp2048, kubeconfig=kubeconfig, context="sealing-test"))
     assert ok, res
-    path, auth, accept = _ApiServerDouble.seen[-1]
-    assert auth == "Bearer test-token" and accept == "application/x-pem-file, */*"
-    assert res["cert_fingerprint_sha256"] == s.load_certificate(kp2048.cert_pem).fingerprint_sha256
-    args["controller_name"] = "wrong"
-    ok, res, _warn = run_module(args)
-    assert not ok and "cannot fetch the certificate from controller kube-system/wrong" in res["msg"]
+    assert res["cert_fingerprint_sha256"] == openssl_fingerprint(kp2048.cert_pem)
+    fetch = [r for r in api.seen if r["path"].endswith("/cert.pem")]
+    assert fetch == [{"path": CERT_PATH.format(ns="kube-system", name="sealed-secrets-controller"),
+                      "cn": "sealing-test-user", "authorization": None, "accept": "application/x-pem-file, */*"}]
+    # Without the context option the kubeconfig's current-context (a decoy that does not resolve) is used.
+    ok, res, _warn = run_module(fetch_args(kp2048, kubeconfig=kubeconfig))
+    assert not ok and "cannot fetch the certificate from controller kube-system/sealed-secrets-controller" in res["msg"]
+    assert "decoy.invalid" in res["msg"]
+
+
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
+def test_fetch_cert_verifies_the_api_servers_certificate(run_module, kp2048, api, tmp_path):
+    (tmp_path / "other").mkdir()
+    other_ca = Pki(tmp_path / "other")
+    kubeconfig = api.kubeconfig(tmp_path / "kubeconfig", ca_pem=other_ca.ca_pem, other_context=False)
+    ok, res, _warn = run_module(fetch_args(kp2048, kubeconfig=kubeconfig))
+    assert not ok and "CERTIFICATE_VERIFY_FAILED" in res["msg"], res["msg"]
+    assert not [r for r in api.seen if r["path"].endswith("/cert.pem")]
+    # validate_certs=false (kubernetes.core's option) skips the check, as documented there.
+    ok, res, _warn = run_module(fetch_args(kp2048, kubeconfig=kubeconfig, validate_certs=False))
+    assert ok, res
+
+
+def test_fetch_cert_with_host_token_and_ca_file(run_module, kp2048, api):
+    ok, res, _warn = run_module(fetch_args(kp2048, host=api.url, api_key="test-token", ca_cert=api.pki.ca_file))
+    assert ok, res
+    fetch = [r for r in api.seen if r["path"].endswith("/cert.pem")]
+    assert [(r["authorization"], r["cn"]) for r in fetch] == [("Bearer test-token", None)]
+    ok, res, _warn = run_module(fetch_args(kp2048, host=api.url, api_key="wrong-token", ca_cert=api.pki.ca_file))
+    assert not ok and "HTTP 401" in res["msg"] and "wrong-token" not in json.dumps(res)
+
+
+def test_fetch_cert_from_k8s_auth_environment(run_module, kp2048, api, tmp_path, monkeypatch):
+    monkeypatch.setenv("K8S_AUTH_KUBECONFIG", api.kubeconfig(tmp_path / "kubeconfig"))
+    monkeypatch.setenv("K8S_AUTH_CONTEXT", "sealing-test")
+    ok, res, _warn = run_module(fetch_args(kp2048))
+    assert ok, res
+    assert [r["cn"] for r in api.seen if r["path"].endswith("/cert.pem")] == ["sealing-test-user"]
+
+
+def test_fetch_cert_names_the_controller_it_looked_for(run_module, kp2048, api, tmp_path):
+    kubeconfig = api.kubeconfig(tmp_path / "kubeconfig", other_context=False)
+    ok, res, _warn = run_module(fetch_args(kp2048, kubeconfig=kubeconfig, controller_name="wrong",
+                                           controller_namespace="sealed-secrets"))
+    assert not ok
+    assert res["msg"] == ("cannot fetch the certificate from controller sealed-secrets/wrong: GET %s%s: HTTP 404 Not Found"
+                          % (api.url, CERT_PATH.format(ns="sealed-secrets", name="wrong")))
+    assert api.seen[-1]["path"] == CERT_PATH.format(ns="sealed-secrets", name="wrong")
+
+
+# ---- fingerprints bind name and scope; old-format fingerprints are never trusted ----------------
+
+def fingerprints_of(path):
+    return json.loads(yaml.safe_load(path.read_text())["metadata"]["annotations"][s.FINGERPRINT_ANNOTATION])
+
+
+@pytest.mark.parametrize("scope", ["strict", "namespace-wide", "cluster-wide"])
+def test_same_value_in_two_sealed_secrets_gives_unrelated_fingerprints(run_module, kp2048, tmp_path, scope):
+    """Password reuse across SealedSecrets must not show in git: same key, same value, other name."""
+    for name in ("api-db", "api-cache"):
+        ok, res, _warn = run_module(base_args(kp2048, tmp_path / (name + ".yaml"), name=name, scope=scope,
+                                              string_data={"PASSWORD": "reused-password"}))
+        assert ok, res
+    first, second = (fingerprints_of(tmp_path / n)["PASSWORD"] for n in ("api-db.yaml", "api-cache.yaml"))
+    assert first.startswith("hmac-sha256-v2:") and first != second
+
+
+def v1_fingerprint(key, label, item_key, plaintext):
+    """The format written before v2 (bound to the OAEP label only), computed independently here."""
+    msg = (b"parametric_portal.infra sealing fingerprint v1\x00" + len(label).to_bytes(4, "big") + label
+           + len(item_key).to_bytes(4, "big") + item_key.encode() + plaintext)
+    return "hmac-sha256:" + base64.b64encode(hmac.new(key.encode(), msg, "sha256").digest()).decode()
+
+
+def test_old_format_fingerprints_are_resealed_not_trusted(run_module, kp2048, tmp_path):
+    dest = tmp_path / "sealed.yaml"
+    args = base_args(kp2048, dest, scope="namespace-wide")
+    assert run_module(args)[0]
+    # The file as the previous version wrote it: v1 fingerprints that MATCH the current plaintext.
+    obj = yaml.safe_load(dest.read_text())
+    label = b"parametric-portal-dev"
+    obj["metadata"]["annotations"][s.FINGERPRINT_ANNOTATION] = json.dumps(
+        {k: v1_fingerprint(FKEY, label, k, v.encode()) for k, v in PLAIN.items()}, sort_keys=True, separators=(",", ":"))
+    dest.write_text(s.dump_yaml(obj))
+    old_cipher = obj["spec"]["encryptedData"]
+
+    ok, res, warnings = run_module(args)
+    assert ok and res["changed"] is True, res
+    assert sorted(res["keys"]["migrated"]) == sorted(res["keys"]["changed"]) == sorted(PLAIN)
+    assert res["keys"]["unchanged"] == []
+    assert any("old format" in w and "API_TOKEN, DB_PASSWORD" in w for w in warnings), warnings
+    new = yaml.safe_load(dest.read_text())
+    assert all(v.startswith("hmac-sha256-v2:") for v in fingerprints_of(dest).values())
+    assert all(new["spec"]["encryptedData"][k] != old_cipher[k] for k in PLAIN)
+    assert unseal_file(kp2048, dest) == {k: v.encode() for k, v in PLAIN.items()}
+    # Once migrated, the same input is unchanged again.
+    ok, res, warnings = run_module(args)
+    assert ok and res["changed"] is False and res["keys"]["migrated"] == [] and not warnings
+
+
+# ---- wrong-typed inputs and malformed existing files: clear errors, no traceback, nothing written ----
+
+def _secret(**changes):
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "basic", "namespace": "ns1"},
+              "stringData": {"password": "s3cret-value-xyz"}}
+    for path, value in changes.items():
+        target = secret
+        parts = path.split("__")
+        for part in parts[:-1]:
+            target = target[part]
+        target[parts[-1]] = value
+    return secret
+
+
+@pytest.mark.parametrize("secret, message", [
+    (_secret(metadata=["name", "basic"]), "secret.metadata must be a mapping (got a list)"),
+    (_secret(metadata__annotations="note=x"), "secret.metadata.annotations must be a mapping (got a string)"),
+    (_secret(metadata__annotations={"note": 5}), "secret.metadata.annotations.note must be a string (got a number)"),
+    (_secret(metadata__labels=["app-label-value"]), "secret.metadata.labels must be a mapping (got a list)"),
+    (_secret(metadata__labels={"tier": True}), "secret.metadata.labels.tier must be a string (got a boolean)"),
+    (_secret(metadata__name=42), "secret.metadata.name must be a string (got a number)"),
+    (_secret(metadata__namespace=["ns1"]), "secret.metadata.namespace must be a string (got a list)"),
+    (_secret(data=["cGFzcw=="]), "secret.data must be a mapping (got a list)"),
+    (_secret(data={"token": 12345}), "secret.data.token must be a base64 string (got a number)"),
+    (_secret(stringData="password=x"), "secret.stringData must be a mapping (got a string)"),
+    (_secret(stringData={"password": {"nested": "x"}}), "secret.stringData.password must be a string (got a mapping)"),
+    (_secret(type=7), "secret.type must be a string (got a number)"),
+    (_secret(immutable="yes"), "secret.immutable must be true or false (got a string)"),
+])
+def test_wrong_typed_secret_fields_fail_clearly(run_module, kp2048, tmp_path, secret, message):
+    dest = tmp_path / "x.yaml"
+    ok, res, _warn = run_module(dict(cert=kp2048.cert_pem.decode(), secret=secret, fingerprint_key=FKEY, dest=str(dest)))
+    assert not ok and res["msg"] == message, res
+    assert "exception" not in res and not dest.exists()
+    assert "s3cret-value-xyz" not in json.dumps(res)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (dict(labels={"tier": ["a"]}), "labels.tier must be a string"),
+    (dict(annotations={"note": 1}), "annotations.note must be a string"),
+    (dict(string_data={"PW": ["value-one", "value-two"]}), "string_data.PW must be a string (got a list)"),
+    (dict(data={"PW": 5}), "data.PW must be a base64 string (got a number)"),
+])
+def test_wrong_typed_options_fail_clearly(run_module, kp2048, tmp_path, extra, message):
+    ok, res, _warn = run_module(base_args(kp2048, tmp_path / "x.yaml", **extra))
+    assert not ok and message in res["msg"] and "exception" not in res, res
+    assert not (tmp_path / "x.yaml").exists()
+
+
+SEALED = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+          "metadata": {"name": "api-db", "namespace": "parametric-portal-dev", "annotations": {}},
+          "spec": {"encryptedData": {"OTHER": "AgBy" + "A" * 40},
+                   "template": {"metadata": {"name": "api-db", "namespace": "parametric-portal-dev"}}}}
+WHO = "the existing SealedSecret's "
+
+
+def _sealed(path, value):
+    obj = json.loads(json.dumps(SEALED))
+    target = obj
+    parts = path.split(".")
+    for part in parts[:-1]:
+        target = target[part]
+    target[parts[-1]] = value
+    return yaml.safe_dump(obj)
+
+
+@pytest.mark.parametrize("content, message", [
+    (_sealed("metadata", ["api-db"]), WHO + "metadata must be a mapping (got a list)"),
+    (_sealed("metadata.annotations", ["a"]), WHO + "metadata.annotations must be a mapping (got a list)"),
+    (_sealed("metadata.annotations", {s.FINGERPRINT_ANNOTATION: 5}),
+     WHO + "metadata.annotations.%s must be a string (got a number)" % s.FINGERPRINT_ANNOTATION),
+    (_sealed("metadata.labels", "app=api"), WHO + "metadata.labels must be a mapping (got a string)"),
+    (_sealed("metadata.name", 7), WHO + "metadata.name must be a string (got a number)"),
+    (_sealed("spec", "AgBy"), WHO + "spec must be a mapping (got a string)"),
+    (_sealed("spec.encryptedData", ["AgBy"]), WHO + "spec.encryptedData must be a mapping (got a list)"),
+    (_sealed("spec.encryptedData", {"OTHER": None}), WHO + "spec.encryptedData.OTHER must be a string (got null)"),
+    (_sealed("spec.encryptedData", {"bad key": "AgBy"}), WHO + "spec.encryptedData key 'bad key' is not a valid Secret key"),
+    (_sealed("spec.template", ["x"]), WHO + "spec.template must be a mapping (got a list)"),
+    (_sealed("spec.template.metadata", "x"), WHO + "spec.template.metadata must be a mapping (got a string)"),
+    (_sealed("spec.template.metadata.labels", {"n": 1}), WHO + "spec.template.metadata.labels.n must be a string (got a number)"),
+    (_sealed("spec.template.type", ["Opaque"]), WHO + "spec.template.type must be a string (got a list)"),
+    ("apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: [\n", "the existing file is not valid YAML"),
+    ("- apiVersion: bitnami.com/v1alpha1\n", "the existing file is not a bitnami.com/v1alpha1 SealedSecret"),
+    ("---\nkind: SealedSecret\n---\nkind: SealedSecret\n", "the existing file is not valid YAML"),
+])
+def test_malformed_existing_file_fails_clearly_and_is_kept(run_module, kp2048, tmp_path, content, message):
+    dest = tmp_path / "sealed.yaml"
+    dest.write_text(content)
+    ok, res, _warn = run_module(base_args(kp2048, dest))
+    assert not ok and "exception" not in res, res
+    assert res["msg"].startswith("dest %s: %s" % (dest, message)) and res["msg"].endswith("nothing was written"), res["msg"]
+    assert dest.read_text() == content
+
+
+def test_unreadable_dest_fails_clearly(run_module, kp2048, tmp_path):
+    dest = tmp_path / "a-directory.yaml"
+    dest.mkdir()
+    ok, res, _warn = run_module(base_args(kp2048, dest))
+    assert not ok and "exception" not in res
+    assert res["msg"] == "dest %s cannot be read as a file: Is a directory" % dest
