@@ -16,6 +16,7 @@ as the first line of stdin (read by WRAPPER into PGPASSWORD), never on a command
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import subprocess
@@ -37,6 +38,29 @@ _AUTH_MARKERS = (
     "authentication failed",
 )
 _CONNECT_MARKERS = ("could not connect", "connection to server", "could not translate host name")
+
+
+# The connection options every db_backup_* module that runs a client takes (documented once in the
+# doc fragment parametric_portal.infra.db_backup).
+CONNECTION_ARG_SPEC = dict(
+    exec_prefix=dict(type="list", elements="str", required=True),
+    user=dict(type="str", default=""),
+    host=dict(type="str", default=""),
+    port=dict(type="int"),
+    password=dict(type="str", default="", no_log=True),
+)
+
+
+def argument_spec(**options):
+    """CONNECTION_ARG_SPEC plus a module's own ``options``."""
+    spec = copy.deepcopy(CONNECTION_ARG_SPEC)
+    spec.update(options)
+    return spec
+
+
+def runner_and_conn(params):
+    """(Runner, connection flags with -w) from a module's params."""
+    return Runner(params["exec_prefix"], params["password"]), ["-w"] + conn_args(params["user"], params["host"], params["port"])
 
 
 class DbExecError(Exception):
@@ -149,11 +173,13 @@ class Runner:
             )
         return size, digest.hexdigest()
 
-    def stream_in(self, command, path):
+    def stream_in(self, command, path, digest=None):
         """Feed the file at ``path`` to a command's stdin (after the password line).
 
         Returns its stdout text. A reader that stops early (``pg_restore --list`` only needs
-        the table of contents) is not an error; its exit code decides.
+        the table of contents) is not an error; its exit code decides. With ``digest`` (a hashlib
+        object) every byte of the file is hashed on the way, also the bytes after an early stop,
+        so the caller can verify the archive without reading it twice.
         """
         child = self._popen(command, subprocess.PIPE)
         outs, errs = [], []
@@ -163,14 +189,22 @@ class Runner:
         ]
         for reader in readers:
             reader.start()
-        try:
-            child.stdin.write(_password_line(self.password))
-            with open(path, "rb") as source:
+        with open(path, "rb") as source:
+            try:
+                child.stdin.write(_password_line(self.password))
                 for block in iter(lambda: source.read(CHUNK), b""):
+                    if digest is not None:
+                        digest.update(block)
                     child.stdin.write(block)
-            child.stdin.close()
-        except BrokenPipeError:
-            pass
+                child.stdin.close()
+            except BrokenPipeError:
+                try:
+                    child.stdin.close()
+                except BrokenPipeError:
+                    pass
+            if digest is not None:
+                for block in iter(lambda: source.read(CHUNK), b""):
+                    digest.update(block)
         child.wait()
         for reader in readers:
             reader.join()
@@ -182,6 +216,75 @@ class Runner:
                 classify(err_text), child.returncode, err_text,
             )
         return b"".join(outs).decode("utf-8", "replace")
+
+
+class SpaceError(Exception):
+    """Not enough room for a restore; ``space`` holds the numbers."""
+
+    def __init__(self, msg, space):
+        super().__init__(msg)
+        self.space = space
+
+
+# One round trip: the reference database's size and the data directory from psql, then statfs of that
+# directory with coreutils' stat (in the pod, next to the data). Prints "<size>\n<bsize> <blocks> <avail>".
+SPACE_SCRIPT = (
+    'out=$(psql "$@") || exit $?; tab=$(printf "\\t"); '
+    'size=${out%%"$tab"*}; dir=${out#*"$tab"}; printf "%s\\n%s\\n" "$size" "$dir"; '
+    'exec stat -f -c "%S %b %a" -- "$dir"'
+)
+
+
+def space_sql(reference):
+    """The reference database's size (-1 when it does not exist) and data_directory, tab separated."""
+    return ("SELECT COALESCE((SELECT pg_database_size(oid) FROM pg_database WHERE datname = '%s'), -1), "
+            "current_setting('data_directory')" % reference.replace("'", "''"))
+
+
+def parse_space(text):
+    """(reference size or -1, data_directory, volume bytes, available bytes) from SPACE_SCRIPT's output."""
+    lines = text.splitlines()
+    if len(lines) != 3 or len(lines[2].split()) != 3:
+        raise ValueError("unexpected output of the space check: %r" % text[:200])
+    bsize, blocks, avail = (int(x) for x in lines[2].split())
+    return int(lines[0]), lines[1], bsize * blocks, bsize * avail
+
+
+def evaluate_space(reference, reference_size, archive_size, factor, min_free_percent, data_directory, total, free):
+    """The decision, as a dict; ``ok`` False when the copy does not fit with min_free_percent left free."""
+    if reference_size >= 0:
+        needed, basis = reference_size, "current size of database %s" % reference
+    else:
+        needed, basis = archive_size * factor, "%d x the archive size (database %s does not exist)" % (factor, reference)
+    keep = total * min_free_percent // 100
+    return {
+        "data_directory": data_directory, "volume_bytes": total, "free_bytes": free, "needed_bytes": needed,
+        "needed_basis": basis, "min_free_percent": min_free_percent, "free_after_bytes": free - needed,
+        "ok": free - needed >= keep,
+    }
+
+
+def _gb(value):
+    return "%.2f GB" % (value / 1e9)
+
+
+def check_space(runner, conn, reference, archive_size, factor, min_free_percent):
+    """Measure and decide; returns the evaluation or raises SpaceError (also when it cannot measure)."""
+    command = ["sh", "-c", SPACE_SCRIPT, "sh"] + psql_command(space_sql(reference), "postgres", conn)[1:]
+    try:
+        size, directory, total, free = parse_space(runner.run(command))
+    except (DbExecError, ValueError) as exc:
+        raise SpaceError("cannot measure the free space of the PostgreSQL data volume (needs a role that may read "
+                         "data_directory, and stat in the server's container): %s; nothing was created. Switch the "
+                         "check off (space_check=false) only if you know the copy fits" % exc, None)
+    space = evaluate_space(reference, size, archive_size, factor, min_free_percent, directory, total, free)
+    if not space["ok"]:
+        raise SpaceError(
+            "not enough free space on the PostgreSQL data volume (%s): %s free of %s; the restored copy needs about %s "
+            "(%s) and %d %% of the volume must stay free; nothing was created. Free space, restore on another server, "
+            "or lower min_free_percent" % (directory, _gb(free), _gb(total), _gb(space["needed_bytes"]),
+                                          space["needed_basis"], min_free_percent), space)
+    return space
 
 
 def sha256_file(path):

@@ -19,12 +19,9 @@ description:
     print a clear message.
 author:
   - parametric_portal maintainers (@parametric-portal)
+extends_documentation_fragment:
+  - parametric_portal.infra.db_backup
 options:
-  exec_prefix:
-    description: Command prefix that reaches the PostgreSQL server's machine, as a list.
-    type: list
-    elements: str
-    required: true
   sql:
     description: One SQL statement (or several separated by semicolons, run by one psql C(-c)).
     type: str
@@ -39,21 +36,6 @@ options:
       - C(false) for statements that change something; they report a change and are skipped in check mode.
     type: bool
     default: true
-  user:
-    description: PostgreSQL user (C(-U)); empty uses the client default.
-    type: str
-    default: ''
-  host:
-    description: Server host or socket directory (C(-h)); empty uses the local socket.
-    type: str
-    default: ''
-  port:
-    description: Server port (C(-p)).
-    type: int
-  password:
-    description: Password; sent on stdin to the remote wrapper.
-    type: str
-    default: ''
 attributes:
   check_mode:
     support: full
@@ -93,23 +75,17 @@ from ansible_collections.parametric_portal.infra.plugins.module_utils import _db
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            exec_prefix=dict(type="list", elements="str", required=True),
+        argument_spec=dbx.argument_spec(
             sql=dict(type="str", required=True),
             database=dict(type="str", default="postgres"),
             read_only=dict(type="bool", default=True),
-            user=dict(type="str", default=""),
-            host=dict(type="str", default=""),
-            port=dict(type="int"),
-            password=dict(type="str", default="", no_log=True),
         ),
         supports_check_mode=True,
     )
     p = module.params
     if module.check_mode and not p["read_only"]:
         module.exit_json(changed=True, skipped_reason="check mode: statement not run")
-    runner = dbx.Runner(p["exec_prefix"], p["password"])
-    conn = ["-w"] + dbx.conn_args(p["user"], p["host"], p["port"])
+    runner, conn = dbx.runner_and_conn(p)
     try:
         out = runner.run(dbx.psql_command(p["sql"], p["database"], conn))
     except dbx.DbExecError as exc:

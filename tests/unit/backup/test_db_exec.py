@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
 
 import pytest
 
@@ -28,11 +29,29 @@ def test_build_argv_and_conn_args():
             dbx.build_argv(bad, ["psql"])
 
 
-def test_password_reaches_the_command_by_stdin_only():
+def test_password_reaches_the_command_by_stdin_only(monkeypatch):
+    """The password is in the client's environment (PGPASSWORD, which libpq reads) and nowhere in any
+    argv: neither in what the Runner hands to the exec prefix nor in the command line of the process
+    that finally runs (read back from /proc by that process itself). The Molecule scenario `backup`
+    logs in with a real password to a real PostgreSQL (test_password_login_over_tcp)."""
+    seen = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(argv, *args, **kwargs):
+        seen.append(list(argv))
+        return real_popen(argv, *args, **kwargs)
+
+    monkeypatch.setattr(dbx.subprocess, "Popen", recording_popen)
     runner = dbx.Runner(LOCAL, "s3cret pass")
-    assert runner.run(["sh", "-c", 'printf %s "$PGPASSWORD"']) == "s3cret pass"
-    assert all("s3cret" not in part for part in dbx.build_argv(LOCAL, ["psql"]))
-    # No password: PGPASSWORD is unset, not empty.
+    out = runner.run(["sh", "-c", 'tr "\\0" " " < /proc/$$/cmdline; printf "\\n%s" "$PGPASSWORD"', "psql-stand-in"])
+    cmdline, env_password = out.split("\n")
+    assert env_password == "s3cret pass"
+    assert "psql-stand-in" in cmdline and "s3cret" not in cmdline
+    assert len(seen) == 1 and seen[0][:1] == LOCAL and not any("s3cret" in part for part in seen[0])
+    # The same for the streaming paths.
+    runner.stream_out(["sh", "-c", "exit 0"], io.BytesIO())
+    assert len(seen) == 2 and not any("s3cret" in part for part in seen[1])
+    # No password: PGPASSWORD is unset, not empty (libpq would otherwise try an empty password).
     assert dbx.Runner(LOCAL, "").run(["sh", "-c", 'echo "${PGPASSWORD-unset}"']).strip() == "unset"
 
 
@@ -90,3 +109,58 @@ def test_helpers(tmp_path):
     with pytest.raises(FileExistsError):
         dbx.atomic_rename(str(src), str(dst))
     assert dst.read_text() == "2"
+
+
+# ---- streaming with a checksum, and the free-space check of restores ----------------------------
+
+def test_stream_in_hashes_the_whole_file_also_after_an_early_stop(tmp_path):
+    data = os.urandom(5 * dbx.CHUNK + 3)
+    path = tmp_path / "archive.bin"
+    path.write_bytes(data)
+    digest = hashlib.sha256()
+    out = dbx.Runner(LOCAL).stream_in(["sha256sum"], str(path), digest)
+    assert out.split()[0] == digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    dbx.Runner(LOCAL).stream_in(["sh", "-c", "head -c 5 >/dev/null"], str(path), digest)  # stops reading early
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_evaluate_space():
+    ok = dbx.evaluate_space("appdb", 30 * 10**9, 5 * 10**9, 5, 10, "/pgdata", 100 * 10**9, 45 * 10**9)
+    assert ok["ok"] and ok["needed_bytes"] == 30 * 10**9 and ok["free_after_bytes"] == 15 * 10**9
+    assert ok["needed_basis"] == "current size of database appdb"
+    tight = dbx.evaluate_space("appdb", 30 * 10**9, 5 * 10**9, 5, 10, "/pgdata", 100 * 10**9, 39 * 10**9)
+    assert not tight["ok"]  # it would fit, but leave less than 10 % free
+    guess = dbx.evaluate_space("newdb", -1, 2 * 10**9, 5, 0, "/pgdata", 100 * 10**9, 9 * 10**9)
+    assert not guess["ok"] and guess["needed_bytes"] == 10 * 10**9 and "5 x the archive size" in guess["needed_basis"]
+
+
+def _psql_stand_in(tmp_path, output, rc=0):
+    """TEST DOUBLE for psql (no PostgreSQL in unit tests; the Molecule scenario `backup` runs the real
+    check): prints what the real query prints, so the real shell script and the real stat(1) run."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "psql").write_text("#!/bin/sh\nprintf '%%s\\n' '%s'\nexit %d\n" % (output, rc))
+    (bindir / "psql").chmod(0o755)
+    return ["env", "PATH=%s:%s" % (bindir, os.environ["PATH"])]
+
+
+def test_check_space_measures_the_data_directory_with_stat(tmp_path):
+    data_dir = tmp_path / "pg data"  # a space in the path on purpose
+    data_dir.mkdir()
+    prefix = _psql_stand_in(tmp_path, "1000\t%s" % data_dir)
+    space = dbx.check_space(dbx.Runner(prefix), ["-w"], "appdb", 10, 5, 0)
+    vfs = os.statvfs(str(data_dir))
+    assert space["data_directory"] == str(data_dir) and space["needed_bytes"] == 1000
+    assert space["volume_bytes"] == vfs.f_frsize * vfs.f_blocks
+    assert abs(space["free_bytes"] - vfs.f_frsize * vfs.f_bavail) < 64 * 2**20  # other writers on this machine
+    with pytest.raises(dbx.SpaceError, match=r"not enough free space on the PostgreSQL data volume \(%s\).*nothing was created"
+                       % data_dir) as info:
+        dbx.check_space(dbx.Runner(prefix), ["-w"], "appdb", 10, 5, 100)
+    assert info.value.space["ok"] is False
+
+
+def test_check_space_fails_closed_when_it_cannot_measure(tmp_path):
+    prefix = _psql_stand_in(tmp_path, "ERROR:  permission denied to examine data_directory", rc=1)
+    with pytest.raises(dbx.SpaceError, match="cannot measure the free space.*nothing was created"):
+        dbx.check_space(dbx.Runner(prefix), ["-w"], "appdb", 10, 5, 10)
