@@ -26,6 +26,19 @@ dst=$work/ansible_collections/parametric_portal/infra
 mkdir -p "$dst"
 { git ls-files -co --exclude-standard 2>/dev/null || find . -type f -not -path './.git/*'; } \
   | grep -vE '^(\.venv|\.tools|build|\.pytest_cache|infrastructure)/' | tar -cf - -T - | tar -C "$dst" -xf -
+# Collections our modules import at run time (galaxy.yml dependencies used from Python, e.g.
+# kubernetes.core's AUTH_ARG_SPEC and its client) must sit beside ours for ansible-test's import and
+# validate-modules tests, as community collections do in CI: link them from the pip `ansible` package.
+site_collections=$(python - <<'PY'
+import os
+import ansible_collections
+print(next(p for p in ansible_collections.__path__ if os.path.isdir(os.path.join(p, "kubernetes", "core"))))
+PY
+)
+for dep in kubernetes/core; do
+  mkdir -p "$work/ansible_collections/${dep%/*}"
+  ln -s "$site_collections/$dep" "$work/ansible_collections/$dep"
+done
 cd "$dst"
 git init -q . && git add -A >/dev/null 2>&1
 ansible-test sanity --color no --python 3.11 --local "$@"

@@ -279,11 +279,11 @@ def check_space(runner, conn, reference, archive_size, factor, min_free_percent)
                          "check off (space_check=false) only if you know the copy fits" % exc, None)
     space = evaluate_space(reference, size, archive_size, factor, min_free_percent, directory, total, free)
     if not space["ok"]:
+        numbers = (directory, _gb(free), _gb(total), _gb(space["needed_bytes"]), space["needed_basis"], min_free_percent)
         raise SpaceError(
             "not enough free space on the PostgreSQL data volume (%s): %s free of %s; the restored copy needs about %s "
             "(%s) and %d %% of the volume must stay free; nothing was created. Free space, restore on another server, "
-            "or lower min_free_percent" % (directory, _gb(free), _gb(total), _gb(space["needed_bytes"]),
-                                          space["needed_basis"], min_free_percent), space)
+            "or lower min_free_percent" % numbers, space)
     return space
 
 

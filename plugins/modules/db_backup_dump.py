@@ -38,7 +38,7 @@ options:
     description:
       - How many trailing directory levels of O(dest) to create, with mode 0700, when missing (the
         db_backup role uses 3, C(<backup_dir>/<environment>/<cluster>)). Parents above them must exist.
-      - Only directories this module creates get mode 0700. Existing ones are left exactly as they are:
+      - Only directories this module creates get mode 0700. Existing ones are left exactly as they are, so
         a shared C(db_backup_dir) such as C(/tmp) keeps its mode and sticky bit. The files themselves are
         always written with mode 0600.
     type: int

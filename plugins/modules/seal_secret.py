@@ -21,8 +21,8 @@ description:
     whose fingerprint still matches keeps its ciphertext, so the same input gives C(changed=false) and a
     byte-identical file. The fingerprints reveal nothing about the plaintext without the key, and the same
     value in two SealedSecrets gives unrelated fingerprints; keep the key in a vault variable.
-  - Fingerprints written by earlier versions (C(hmac-sha256:), not bound to the name) are never trusted:
-    such an item is resealed once with a current fingerprint and listed in RV(keys.migrated).
+  - Fingerprints written by earlier versions (prefix C(hmac-sha256:), not bound to the name) are never
+    trusted. Such an item is resealed once with a current fingerprint and listed in RV(keys.migrated).
   - Without O(fingerprint_key) nothing can be compared, so every given item is resealed and the task
     reports C(changed) whenever O(dest) exists (a warning says so).
   - The plaintext never appears in results, errors, diffs or files.
@@ -214,7 +214,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _sealing
 
 try:
-    import kubernetes  # noqa: F401  (kubernetes.core's client below degrades silently without it)
+    from kubernetes.client import ApiClient  # kubernetes.core's client below imports it only optionally
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 except ImportError:
     HAS_KUBERNETES = False
@@ -257,7 +257,10 @@ def api_client(params):
     THE SEAM for tests: they point the options at an API server (for now a TLS test double under
     tests/unit/sealing; later the real kube-apiserver harness) and nothing else is swapped."""
     auth = dict((key, params.get(key)) for key in AUTH_ARG_SPEC)
-    return get_api_client(**auth).client.client
+    api = get_api_client(**auth).client.client
+    if not isinstance(api, ApiClient):
+        raise RuntimeError("kubernetes.core returned no kubernetes ApiClient (got %s)" % type(api).__name__)
+    return api
 
 
 def fetch_certificate(params):
