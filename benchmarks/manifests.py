@@ -32,19 +32,16 @@ if not LINK.exists():
     LINK.symlink_to(REPO, target_is_directory=True)
 sys.path.insert(0, str(COLL))
 
-import yaml  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+
+import gitops_inputs  # noqa: E402  (the real inputs: inventories, role defaults, role files)
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema as ks  # noqa: E402
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _manifests as m  # noqa: E402
 
 
 def inputs():
-    def load(rel):
-        return yaml.safe_load((REPO / rel).read_text())
-
-    apps = load("inventories/prod/group_vars/all/apps.yml")["infra_apps"]
-    envs = {e: load(f"inventories/{e}/group_vars/all/environment.yml")["infra_env"] for e in ("dev", "prod")}
-    return apps, envs
+    return gitops_inputs.apps(), gitops_inputs.environments(), gitops_inputs.platform()
 
 
 def cpu():
@@ -54,12 +51,12 @@ def cpu():
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def once(apps, envs, crd_dirs, kubectl):
+def once(apps, envs, platform, crd_dirs, kubectl):
     timings = {}
     cpu_start = cpu()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        rendered = m.render_tree(apps, envs, {"postgres_cluster_name": "api-db"})
+        rendered = m.render_tree(apps, envs, platform)
         m.apply_plan(tmp, m.plan_tree(tmp, rendered, envs))
         timings["render"] = time.perf_counter() - start
 
@@ -103,13 +100,13 @@ def main():
     kubectl = shutil.which("kubectl") or str(Path(sys.executable).parent / "kubectl")
     shared = Path(os.environ.get("PP_SHARED_DIR", REPO.parent / "shared"))
     crd_dirs = [str(shared / "crds" / d) for d in ("traefik/v3.3.5", "kyverno", "argo-cd", "prometheus-operator")]
-    apps, envs = inputs()
+    apps, envs, platform = inputs()
     totals = []
     print("target: render + build + validate of both overlays < 3.00 s (2 vCPU VPS class machine)")
     print("load average now: %.1f %.1f %.1f on %d CPUs (wall time grows with load; CPU time does not)" % (
         os.getloadavg() + (os.cpu_count() or 1,)))
     for index in range(args.repeat):
-        t = once(apps, envs, crd_dirs, kubectl)
+        t = once(apps, envs, platform, crd_dirs, kubectl)
         total = t["render"] + t["build"] + t["validate"]
         totals.append(total)
         print("run %d: render %.3f s  build %.3f s  validate %.3f s (%d objects)  total %.3f s wall, %.3f s CPU%s" % (

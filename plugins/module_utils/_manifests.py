@@ -11,6 +11,7 @@ file helpers of the renderer (render_tree/plan_tree work on an in-memory mapping
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -592,25 +593,6 @@ TLS_CIPHER_SUITES = [
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
 ]
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-DEFAULT_PLATFORM = {
-    "domain": "parametric-portal.com",
-    "namespace": "parametric-portal",
-    "repo_url": "https://github.com/parametric-portal/infra.git",
-    "revision": "main",
-    "argocd_namespace": "argocd",
-    "argocd_project": "default",
-    "kyverno_chart_version": "3.6.1",
-    "kyverno_chart_repo_url": "https://kyverno.github.io/kyverno/",
-    "kyverno_namespace": "kyverno",
-    "lgtm_chart_version": "3.0.1",
-    "lgtm_chart_repo_url": "https://grafana.github.io/helm-charts",
-    "monitoring_namespace": "monitoring",
-    "grafana_domain": "",
-    "grafana_admin_secret": "grafana-admin",
-    "cert_resolver": "letsencrypt",
-    "cnpg_operator_namespace": "cnpg-system",
-    "postgres_cluster_name": "api-db",
-}
 
 
 def namespace(name: str) -> dict:
@@ -650,7 +632,7 @@ def _np(name: str, ns: str, pod_selector: dict, types: List[str], purpose: str,
 
 def network_policies(apps: List[Dict[str, Any]], ns: str, platform: Dict[str, Any]) -> List[dict]:
     """default-deny-all, allow-traefik-ingress, allow-<app>-egress per app, allow-cnpg-operator."""
-    cluster = {"cnpg.io/cluster": platform["postgres_cluster_name"]}
+    cluster = {"cnpg.io/cluster": platform["cnpg"]["cluster_name"]}
     apis = [a for a in apps if a["kind"] == "node-api"]
     docs = [
         _np("default-deny-all", ns, {}, ["Ingress", "Egress"], "Zero-trust baseline: deny all traffic not allowed below"),
@@ -669,7 +651,7 @@ def network_policies(apps: List[Dict[str, Any]], ns: str, platform: Dict[str, An
             egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
                            "ports": [{"protocol": "TCP", "port": 443}]})
             egress.append({"to": [{"namespaceSelector": {"matchLabels": {
-                "kubernetes.io/metadata.name": platform["monitoring_namespace"]}}}],
+                "kubernetes.io/metadata.name": platform["monitoring"]["namespace"]}}}],
                 "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}]})
         else:
             purpose = "DNS + API service egress of %s" % app["name"]
@@ -679,7 +661,7 @@ def network_policies(apps: List[Dict[str, Any]], ns: str, platform: Dict[str, An
                     "ports": [{"protocol": "TCP", "port": a["port"]} for a in apis]})
         docs.append(_np("allow-%s-egress" % app["name"], ns, {"matchLabels": {"app.kubernetes.io/name": app["name"]}},
                         ["Egress"], purpose, egress=egress))
-    operator_ns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": platform["cnpg_operator_namespace"]}}}
+    operator_ns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": platform["cnpg"]["operator_namespace"]}}}
     ingress = [
         {"from": [operator_ns], "ports": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 5432}]},
         {"from": [{"podSelector": {"matchLabels": cluster}}], "ports": [{"protocol": "TCP", "port": 5432}]},
@@ -707,7 +689,7 @@ def pod_disruption_budgets(apps: List[Dict[str, Any]], ns: str, platform: Dict[s
             for a in apps]
     docs.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
                  "metadata": _meta("postgres-pdb", ns, {"app.kubernetes.io/part-of": PART_OF}),
-                 "spec": {"minAvailable": 1, "selector": {"matchLabels": {"cnpg.io/cluster": platform["postgres_cluster_name"]}}}})
+                 "spec": {"minAvailable": 1, "selector": {"matchLabels": {"cnpg.io/cluster": platform["cnpg"]["cluster_name"]}}}})
     return docs
 
 
@@ -818,159 +800,85 @@ def kustomization(resources: List[str]) -> dict:
 # --------------------------------------------------------------------------------------------
 # Platform: Kyverno policies (PSS restricted, Enforce) and exceptions, monitoring resources
 # --------------------------------------------------------------------------------------------
-_ALL_CONTAINERS = "request.object.spec.[ephemeralContainers, initContainers, containers][]"
-_NOT_DELETE = {"all": [{"key": "{{ request.operation || 'BACKGROUND' }}", "operator": "NotEquals", "value": "DELETE"}]}
+def _rule_names(policy: dict) -> List[str]:
+    return [str(_d(rule).get("name")) for rule in _d(policy.get("spec")).get("rules") or []]
 
 
-def _policy(name: str, title: str, description: str, rules: List[dict]) -> dict:
-    for rule in rules:
-        rule.setdefault("match", {"any": [{"resources": {"kinds": ["Pod"]}}]})
-        rule["validate"]["failureAction"] = "Enforce"
-    return {
-        "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
-        "metadata": _meta(name, labels={"app.kubernetes.io/part-of": PART_OF}, annotations={
-            "policies.kyverno.io/title": title,
-            "policies.kyverno.io/category": "Pod Security Standards (Restricted)",
-            "policies.kyverno.io/severity": "medium",
-            "policies.kyverno.io/subject": "Pod",
-            "policies.kyverno.io/description": description,
-        }),
-        "spec": {"background": True, "rules": rules},
-    }
+def kyverno_objects(kyverno: Dict[str, Any]) -> Tuple[List[dict], List[dict]]:
+    """The kyverno role's ClusterPolicies and PolicyExceptions, checked; exceptions put into its namespace.
 
-
-def kyverno_policies() -> List[dict]:
-    """The 5 ClusterPolicies that enforce the PSS restricted controls (kyverno.io/v1, Enforce)."""
-    return [
-        _policy("disallow-capabilities-strict", "Disallow Capabilities (Strict)",
-                "Containers must drop ALL capabilities and may add back only NET_BIND_SERVICE.", [
-                    {"name": "require-drop-all", "preconditions": _NOT_DELETE, "validate": {
-                        "message": "Containers must drop `ALL` capabilities.",
-                        "foreach": [{"list": _ALL_CONTAINERS, "deny": {"conditions": {"all": [{
-                            "key": "ALL", "operator": "AnyNotIn",
-                            "value": "{{ element.securityContext.capabilities.drop[].to_upper(@) || `[]` }}"}]}}}]}},
-                    {"name": "adding-capabilities-strict", "preconditions": _NOT_DELETE, "validate": {
-                        "message": "Any capabilities added other than NET_BIND_SERVICE are disallowed.",
-                        "foreach": [{"list": _ALL_CONTAINERS, "deny": {"conditions": {"all": [{
-                            "key": "{{ element.securityContext.capabilities.add[].to_upper(@) || `[]` }}",
-                            "operator": "AnyNotIn", "value": ["NET_BIND_SERVICE", ""]}]}}}]}},
-                ]),
-        _policy("disallow-privilege-escalation", "Disallow Privilege Escalation",
-                "Every container must set securityContext.allowPrivilegeEscalation to false.", [
-                    {"name": "privilege-escalation", "validate": {
-                        "message": "Privilege escalation is disallowed: set securityContext.allowPrivilegeEscalation to false.",
-                        "pattern": {"spec": {
-                            "=(ephemeralContainers)": [{"securityContext": {"allowPrivilegeEscalation": "false"}}],
-                            "=(initContainers)": [{"securityContext": {"allowPrivilegeEscalation": "false"}}],
-                            "containers": [{"securityContext": {"allowPrivilegeEscalation": "false"}}]}}}},
-                ]),
-        _policy("require-run-as-nonroot", "Require runAsNonRoot and a non-root user",
-                "Pods must run as non-root: runAsNonRoot true (pod or every container) and runAsUser unset or > 0.", [
-                    {"name": "run-as-non-root", "validate": {
-                        "message": "runAsNonRoot must be true on the pod or on every container.",
-                        "anyPattern": [
-                            {"spec": {"securityContext": {"runAsNonRoot": True},
-                                      "=(ephemeralContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
-                                      "=(initContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
-                                      "containers": [{"=(securityContext)": {"=(runAsNonRoot)": True}}]}},
-                            {"spec": {"=(ephemeralContainers)": [{"securityContext": {"runAsNonRoot": True}}],
-                                      "=(initContainers)": [{"securityContext": {"runAsNonRoot": True}}],
-                                      "containers": [{"securityContext": {"runAsNonRoot": True}}]}},
-                        ]}},
-                    {"name": "run-as-non-root-user", "validate": {
-                        "message": "runAsUser must be unset or greater than 0.",
-                        "pattern": {"spec": {
-                            "=(securityContext)": {"=(runAsUser)": ">0"},
-                            "=(ephemeralContainers)": [{"=(securityContext)": {"=(runAsUser)": ">0"}}],
-                            "=(initContainers)": [{"=(securityContext)": {"=(runAsUser)": ">0"}}],
-                            "containers": [{"=(securityContext)": {"=(runAsUser)": ">0"}}]}}}},
-                ]),
-        _policy("restrict-seccomp-strict", "Restrict Seccomp (Strict)",
-                "The seccomp profile must be RuntimeDefault or Localhost, set on the pod or on every container.", [
-                    {"name": "check-seccomp-strict", "validate": {
-                        "message": "seccompProfile.type must be RuntimeDefault or Localhost (pod or every container).",
-                        "anyPattern": [
-                            {"spec": {"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}},
-                                      "=(ephemeralContainers)": [{"=(securityContext)": {"=(seccompProfile)": {"=(type)": "RuntimeDefault | Localhost"}}}],
-                                      "=(initContainers)": [{"=(securityContext)": {"=(seccompProfile)": {"=(type)": "RuntimeDefault | Localhost"}}}],
-                                      "containers": [{"=(securityContext)": {"=(seccompProfile)": {"=(type)": "RuntimeDefault | Localhost"}}}]}},
-                            {"spec": {"=(ephemeralContainers)": [{"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}}}],
-                                      "=(initContainers)": [{"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}}}],
-                                      "containers": [{"securityContext": {"seccompProfile": {"type": "RuntimeDefault | Localhost"}}}]}},
-                        ]}},
-                ]),
-        _policy("restrict-volume-types", "Restrict Volume Types",
-                "Only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected and secret volumes.", [
-                    {"name": "restricted-volumes", "preconditions": _NOT_DELETE, "validate": {
-                        "message": "Only these volume types are allowed: %s." % ", ".join(RESTRICTED_VOLUME_TYPES),
-                        "deny": {"conditions": {"all": [{
-                            "key": "{{ request.object.spec.volumes[].keys(@)[] || '' }}", "operator": "AnyNotIn",
-                            "value": ["name"] + list(RESTRICTED_VOLUME_TYPES) + [""]}]}}}},
-                ]),
-    ]
-
-
-KYVERNO_RULES = {
-    "disallow-capabilities-strict": ["require-drop-all", "adding-capabilities-strict"],
-    "disallow-privilege-escalation": ["privilege-escalation"],
-    "require-run-as-nonroot": ["run-as-non-root", "run-as-non-root-user"],
-    "restrict-seccomp-strict": ["check-seccomp-strict"],
-    "restrict-volume-types": ["restricted-volumes"],
-}
-
-
-def _exception(name: str, ns: str, reason: str, policies: List[str], kinds: List[str], target_ns: str,
-               names: List[str], autogen: bool) -> dict:
+    Every exception must name existing policies and rules (``autogen-<rule>`` counts: Kyverno generates
+    it for the pod controllers).
+    """
+    policies, rules = [], {}
+    for index, policy in enumerate(kyverno["policies"]):
+        where = "platform.kyverno.policies[%d]" % index
+        _object_of_kind(policy, "ClusterPolicy", where)
+        rules[policy["metadata"]["name"]] = set(_rule_names(policy))
+        policies.append(policy)
     exceptions = []
-    for policy in policies:
-        rules = list(KYVERNO_RULES[policy])
-        if autogen:
-            rules += ["autogen-%s" % r for r in KYVERNO_RULES[policy]]
-        exceptions.append({"policyName": policy, "ruleNames": rules})
-    return {"apiVersion": "kyverno.io/v2", "kind": "PolicyException",
-            "metadata": _meta(name, ns, {"app.kubernetes.io/part-of": PART_OF},
-                              {"parametric-portal.com/reason": reason}),
-            "spec": {"exceptions": exceptions,
-                     "match": {"any": [{"resources": {"kinds": kinds, "namespaces": [target_ns], "names": names}}]}}}
+    for index, exception in enumerate(kyverno["exceptions"]):
+        where = "platform.kyverno.exceptions[%d]" % index
+        _object_of_kind(exception, "PolicyException", where)
+        for entry in _d(exception.get("spec")).get("exceptions") or []:
+            name = _d(entry).get("policyName")
+            if name not in rules:
+                _fail(where, "names policy %r, which the kyverno role does not ship (%s)" % (name, ", ".join(sorted(rules))))
+            unknown = [r for r in entry.get("ruleNames") or [] if str(r).replace("autogen-", "", 1) not in rules[name]]
+            if unknown:
+                _fail(where, "names rule(s) %s that policy %s does not have" % (", ".join(unknown), name))
+        exception = dict(exception, metadata=dict(exception["metadata"], namespace=kyverno["namespace"]))
+        exceptions.append(exception)
+    return policies, exceptions
 
 
-def kyverno_exceptions(ns: str) -> List[dict]:
-    """PolicyExceptions for named K3s system components only (they live in kube-system)."""
-    return [
-        _exception("k3s-servicelb", ns,
-                   "K3s ServiceLB (klipper-lb) svclb-* pods program iptables for LoadBalancer Services: they run as root "
-                   "with NET_ADMIN and without seccomp. Kyverno already skips kube-system at admission; this keeps "
-                   "background policy reports honest.",
-                   ["disallow-capabilities-strict", "disallow-privilege-escalation", "require-run-as-nonroot",
-                    "restrict-seccomp-strict"],
-                   ["DaemonSet", "Pod"], "kube-system", ["svclb-*"], True),
-        _exception("k3s-local-path-helper", ns,
-                   "K3s local-path-provisioner creates helper-pod-* pods that mount the node's storage directory "
-                   "(hostPath) as root to create and delete PersistentVolume directories.",
-                   ["restrict-volume-types", "require-run-as-nonroot", "disallow-privilege-escalation",
-                    "disallow-capabilities-strict", "restrict-seccomp-strict"],
-                   ["Pod"], "kube-system", ["helper-pod-*"], False),
-    ]
+def _object_of_kind(obj: Any, kind: str, where: str) -> None:
+    if not isinstance(obj, dict) or obj.get("kind") != kind or not _d(obj.get("metadata")).get("name"):
+        _fail(where, "must be a %s object with metadata.name" % kind)
 
 
-def _dashboard(uid: str, title: str, panels: List[Tuple[str, str]]) -> dict:
-    return {
-        "uid": uid, "title": title, "schemaVersion": 39, "version": 1, "editable": False,
-        "time": {"from": "now-6h", "to": "now"}, "refresh": "1m", "tags": [PART_OF],
-        "panels": [{"id": i + 1, "type": "timeseries", "title": t,
-                    "gridPos": {"h": 8, "w": 12, "x": (i % 2) * 12, "y": (i // 2) * 8},
-                    "datasource": {"type": "prometheus", "uid": "prom"},
-                    "targets": [{"refId": "A", "expr": expr}]} for i, (t, expr) in enumerate(panels)],
-    }
+DASHBOARD_PANEL_HEIGHT = 8
+DASHBOARD_PANEL_WIDTH = 12
+
+
+def dashboard(board: Any, apps: List[Dict[str, Any]], where: str) -> dict:
+    """A Grafana dashboard of the monitoring role with its panels laid out two per row.
+
+    A panel with ``perApp: true`` stands for one panel per app of the apps model: every ``<app>`` in its
+    strings becomes the app's name. ``id`` and ``gridPos`` are assigned here, in panel order.
+    """
+    if not isinstance(board, dict) or not isinstance(board.get("panels"), list):
+        _fail(where, "must be a Grafana dashboard object with a panels list")
+    panels = []
+    for panel in board["panels"]:
+        panel = dict(_d(panel))
+        if panel.pop("perApp", False):
+            panels.extend(_replace_token(panel, "<app>", app["name"]) for app in apps)
+        else:
+            panels.append(panel)
+    for index, panel in enumerate(panels):
+        panel["id"] = index + 1
+        panel["gridPos"] = {"h": DASHBOARD_PANEL_HEIGHT, "w": DASHBOARD_PANEL_WIDTH,
+                            "x": (index % 2) * DASHBOARD_PANEL_WIDTH, "y": (index // 2) * DASHBOARD_PANEL_HEIGHT}
+    return dict(board, panels=panels)
+
+
+def _replace_token(value: Any, token: str, text: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace_token(v, token, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_token(v, token, text) for v in value]
+    if isinstance(value, str):
+        return value.replace(token, text)
+    return value
 
 
 def monitoring_resources(platform: Dict[str, Any], apps: List[Dict[str, Any]]) -> Dict[str, List[dict]]:
     """platform/monitoring files: Grafana IngressRoute (+ headers), Argo CD PodMonitor, dashboards."""
-    import json
-
-    ns = platform["monitoring_namespace"]
+    mon = platform["monitoring"]
+    ns = mon["namespace"]
     labels = {"app.kubernetes.io/part-of": PART_OF}
-    grafana_domain = platform["grafana_domain"] or "grafana." + platform["domain"]
+    grafana_domain = mon["grafana_domain"]
     grafana_csp = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
                    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
                    "object-src 'none'; base-uri 'self'")
@@ -980,33 +888,20 @@ def monitoring_resources(platform: Dict[str, Any], apps: List[Dict[str, Any]]) -
          "spec": {"entryPoints": ["websecure"],
                   "routes": [{"kind": "Rule", "match": "Host(`%s`)" % grafana_domain,
                               "middlewares": [{"name": "grafana-security-headers"}],
-                              "services": [{"name": "lgtm-grafana", "port": 3000}]}],
-                  "tls": {"certResolver": platform["cert_resolver"], "domains": [{"main": grafana_domain}]}}},
+                              "services": [{"name": mon["grafana_service"], "port": mon["grafana_port"]}]}],
+                  "tls": {"certResolver": platform["traefik"]["cert_resolver"], "domains": [{"main": grafana_domain}]}}},
     ]
     podmonitor = [{
         "apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
         "metadata": _meta("argocd", ns, labels, {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}),
-        "spec": {"namespaceSelector": {"matchNames": [platform["argocd_namespace"]]},
+        "spec": {"namespaceSelector": {"matchNames": [platform["argocd"]["namespace"]]},
                  "selector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": [
                      "argocd-application-controller", "argocd-applicationset-controller", "argocd-repo-server",
                      "argocd-server"]}]},
                  "podMetricsEndpoints": [{"port": "metrics", "interval": "30s", "path": "/metrics"}]},
     }]
-    dashboards = {
-        "argocd": _dashboard("pp-argocd", "Argo CD", [
-            ("Applications by sync status", "sum by (sync_status) (argocd_app_info)"),
-            ("Applications by health", "sum by (health_status) (argocd_app_info)"),
-            ("Sync operations / 5m", "sum by (phase) (increase(argocd_app_sync_total[5m]))"),
-            ("Reconcile p95 (s)", "histogram_quantile(0.95, sum by (le) (rate(argocd_app_reconcile_bucket[5m])))"),
-        ]),
-        "apps": _dashboard("pp-apps", "parametric-portal apps", [
-            ("%s CPU (cores)" % a["name"],
-             "sum(rate(container_cpu_usage_seconds_total{container=\"%s\"}[5m]))" % a["name"]) for a in apps
-        ] + [
-            ("%s memory (bytes)" % a["name"], "sum(container_memory_working_set_bytes{container=\"%s\"})" % a["name"])
-            for a in apps
-        ]),
-    }
+    dashboards = {name: dashboard(board, apps, "platform.monitoring.dashboards.%s" % name)
+                  for name, board in mon["dashboards"].items()}
     out: Dict[str, List[dict]] = {"ingressroute.yaml": ingress, "podmonitor-argocd.yaml": podmonitor}
     for key, board in sorted(dashboards.items()):
         out["dashboard-%s.yaml" % key] = [{
@@ -1032,22 +927,29 @@ def _sync_policy(create_namespace: bool = False, server_side: bool = False) -> d
 
 
 def _application(name: str, platform: Dict[str, Any], source: dict, dest_ns: str, wave: int, **sync: bool) -> dict:
+    argocd = platform["argocd"]
     return {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": _meta(name, platform["argocd_namespace"], {"app.kubernetes.io/part-of": PART_OF},
+        "metadata": _meta(name, argocd["namespace"], {"app.kubernetes.io/part-of": PART_OF},
                           {"argocd.argoproj.io/sync-wave": str(wave)}),
-        "spec": {"project": platform["argocd_project"], "source": source,
+        "spec": {"project": argocd["project"], "source": source,
                  "destination": {"server": "https://kubernetes.default.svc", "namespace": dest_ns},
                  "syncPolicy": _sync_policy(**sync)},
     }
 
 
-def argocd_objects(platform: Dict[str, Any], environments: Dict[str, Dict[str, Any]]) -> Dict[str, List[dict]]:
-    repo = {"repoURL": platform["repo_url"], "targetRevision": platform["revision"]}
-    grafana_domain = platform["grafana_domain"] or "grafana." + platform["domain"]
-    appset = {
+def _chart_source(part: Dict[str, Any]) -> dict:
+    """Helm source of a platform Application from the owning role's chart pin and values."""
+    return {"repoURL": part["chart_repo_url"], "chart": part["chart"], "targetRevision": part["chart_version"],
+            "helm": {"releaseName": part["release"], "valuesObject": part["chart_values"]}}
+
+
+def _environments_appset(platform: Dict[str, Any], environments: Dict[str, Dict[str, Any]]) -> dict:
+    argocd = platform["argocd"]
+    repo = {"repoURL": argocd["repo_url"], "targetRevision": argocd["revision"]}
+    return {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
-        "metadata": _meta(PART_OF, platform["argocd_namespace"], {"app.kubernetes.io/part-of": PART_OF},
+        "metadata": _meta(PART_OF, argocd["namespace"], {"app.kubernetes.io/part-of": PART_OF},
                           {"argocd.argoproj.io/sync-wave": "3"}),
         "spec": {
             "goTemplate": True, "goTemplateOptions": ["missingkey=error"],
@@ -1055,41 +957,28 @@ def argocd_objects(platform: Dict[str, Any], environments: Dict[str, Dict[str, A
                                                   for name, env in sorted(environments.items())]}}],
             "template": {
                 "metadata": {"name": PART_OF + "-{{ .env }}", "labels": {"app.kubernetes.io/part-of": PART_OF}},
-                "spec": {"project": platform["argocd_project"],
+                "spec": {"project": argocd["project"],
                          "source": dict(repo, path="infrastructure/overlays/{{ .env }}"),
                          "destination": {"server": "https://kubernetes.default.svc", "namespace": "{{ .namespace }}"},
                          "syncPolicy": _sync_policy()},
             },
         },
     }
-    kyverno = _application("kyverno", platform, {
-        "repoURL": platform["kyverno_chart_repo_url"], "chart": "kyverno",
-        "targetRevision": platform["kyverno_chart_version"],
-        "helm": {"releaseName": "kyverno", "valuesObject": {
-            # PolicyExceptions are off by default; only accepted from this one namespace (GHSA for
-            # older versions accepted them anywhere).
-            "features": {"policyExceptions": {"enabled": True, "namespace": platform["kyverno_namespace"]}},
-            "admissionController": {"replicas": 1}, "backgroundController": {"replicas": 1},
-            "cleanupController": {"replicas": 1}, "reportsController": {"replicas": 1},
-        }}}, platform["kyverno_namespace"], 0, create_namespace=True, server_side=True)
+
+
+def argocd_objects(platform: Dict[str, Any], environments: Dict[str, Dict[str, Any]]) -> Dict[str, List[dict]]:
+    argocd, kyverno, mon = platform["argocd"], platform["kyverno"], platform["monitoring"]
+    repo = {"repoURL": argocd["repo_url"], "targetRevision": argocd["revision"]}
+    kyverno_app = _application("kyverno", platform, _chart_source(kyverno), kyverno["namespace"], 0,
+                               create_namespace=True, server_side=True)
     policies = _application("kyverno-policies", platform, dict(repo, path="infrastructure/platform/kyverno"),
-                            platform["kyverno_namespace"], 1)
-    monitoring = _application("monitoring", platform, {
-        "repoURL": platform["lgtm_chart_repo_url"], "chart": "lgtm-distributed",
-        "targetRevision": platform["lgtm_chart_version"],
-        "helm": {"releaseName": "lgtm", "valuesObject": {"grafana": {
-            "service": {"port": 3000},
-            "initChownData": {"enabled": False},  # root init container; not needed with fsGroup
-            "admin": {"existingSecret": platform["grafana_admin_secret"], "userKey": "admin-user",
-                      "passwordKey": "admin-password"},
-            "grafana.ini": {"server": {"root_url": "https://%s" % grafana_domain}},
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                       "searchNamespace": platform["monitoring_namespace"]}},
-        }}}}, platform["monitoring_namespace"], 1, create_namespace=True, server_side=True)
+                            kyverno["namespace"], 1)
+    monitoring = _application("monitoring", platform, _chart_source(mon), mon["namespace"], 1,
+                              create_namespace=True, server_side=True)
     resources = _application("monitoring-resources", platform, dict(repo, path="infrastructure/platform/monitoring"),
-                             platform["monitoring_namespace"], 2)
-    return {"apps.yaml": [appset], "kyverno.yaml": [kyverno], "kyverno-policies.yaml": [policies],
-            "monitoring.yaml": [monitoring], "monitoring-resources.yaml": [resources]}
+                             mon["namespace"], 2)
+    return {"apps.yaml": [_environments_appset(platform, environments)], "kyverno.yaml": [kyverno_app],
+            "kyverno-policies.yaml": [policies], "monitoring.yaml": [monitoring], "monitoring-resources.yaml": [resources]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1174,29 +1063,60 @@ SECRETS_KUSTOMIZATION = (
 )
 
 
-def normalize_platform(platform: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    out = dict(DEFAULT_PLATFORM)
-    for key, value in (platform or {}).items():
-        if key not in DEFAULT_PLATFORM:
-            _fail("platform.%s" % key, "unknown key (known: %s)" % ", ".join(sorted(DEFAULT_PLATFORM)))
-        if value is not None:
-            out[key] = value
-    for key in ("repo_url", "kyverno_chart_repo_url", "lgtm_chart_repo_url"):
-        _str(out[key], "platform." + key, re.compile(r"^(https://|ssh://|git@)\S+$"), "an https:// or ssh git/chart URL")
-    for key in ("kyverno_chart_version", "lgtm_chart_version"):
-        _str(str(out[key]), "platform." + key, re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "a chart version like 3.6.1")
-        out[key] = str(out[key])
-    _str(out["domain"], "platform.domain", DOMAIN_RE, "a DNS name")
-    if out["grafana_domain"]:
-        _str(out["grafana_domain"], "platform.grafana_domain", DOMAIN_RE, "a DNS name")
-    for key in ("namespace", "argocd_namespace", "kyverno_namespace", "monitoring_namespace", "cnpg_operator_namespace",
-                "postgres_cluster_name", "grafana_admin_secret", "argocd_project", "cert_resolver"):
-        _str(out[key], "platform." + key, NAME_RE, "a DNS label")
-    _str(str(out["revision"]), "platform.revision", re.compile(r"^\S+$"), "a git revision")
+_URL_RE = re.compile(r"^(https://|ssh://|git@)\S+$")
+_PLATFORM_RULES = {
+    "dns": (DOMAIN_RE, "a DNS name"),
+    "label": (NAME_RE, "a DNS label"),
+    "url": (_URL_RE, "an https:// or ssh git/chart URL"),
+    "version": (re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "a chart version like 3.6.1"),
+    "revision": (re.compile(r"^\S+$"), "a git revision"),
+}
+_CHART = {"chart_repo_url": "url", "chart": "label", "chart_version": "version", "release": "label", "chart_values": dict}
+# What the renderer takes from the roles that own it (playbooks/gitops_render.yml collects it from their
+# `gitops` entry points): every key is required, the renderer has no defaults of its own.
+PLATFORM_SPEC: Dict[str, Any] = {
+    "domain": "dns",
+    "namespace": "label",
+    "traefik": {"cert_resolver": "label"},
+    "argocd": {"namespace": "label", "project": "label", "repo_url": "url", "revision": "revision"},
+    "cnpg": {"operator_namespace": "label", "cluster_name": "label"},
+    "kyverno": dict(_CHART, namespace="label", policies=list, exceptions=list),
+    "monitoring": dict(_CHART, namespace="label", grafana_domain="dns", grafana_service="label", grafana_port=int,
+                       dashboards=dict),
+}
+
+
+def validate_platform(platform: Any, spec: Optional[Dict[str, Any]] = None, field: str = "platform") -> Dict[str, Any]:
+    """Checked copy of the platform settings: exactly the keys of PLATFORM_SPEC, each of its form."""
+    spec = PLATFORM_SPEC if spec is None else spec
+    if not isinstance(platform, dict):
+        _fail(field, "must be a mapping with %s" % ", ".join(sorted(spec)))
+    for key in sorted(platform):
+        if key not in spec:
+            _fail("%s.%s" % (field, key), "unknown key (known: %s)" % ", ".join(sorted(spec)))
+    out = {}
+    for key, rule in spec.items():
+        where = "%s.%s" % (field, key)
+        if key not in platform or platform[key] is None:
+            _fail(where, "is required")
+        out[key] = _platform_value(platform[key], rule, where)
     return out
 
 
-def build_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] = None) -> Dict[str, List[dict]]:
+def _platform_value(value: Any, rule: Any, where: str) -> Any:
+    if isinstance(rule, dict):
+        return validate_platform(value, rule, where)
+    if rule is int:
+        return _int(value, where, 1, 65535)
+    if isinstance(rule, type):
+        if not isinstance(value, rule):
+            _fail(where, "must be a %s, got %r" % ("mapping" if rule is dict else "list", value))
+        return value
+    regex, expected = _PLATFORM_RULES[rule]
+    return _str(str(value) if rule in ("version", "revision") else value, where, regex, expected)
+
+
+def build_tree(apps: Any, environments: Any, platform: Any) -> Dict[str, List[dict]]:
     """Every generated file of the tree as ``relative path -> list of objects`` (kustomizations too).
 
     ``environments`` maps environment name -> environment table (``{"dev": ..., "prod": ...}``).
@@ -1204,7 +1124,7 @@ def build_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] 
     apps = validate_apps(apps)
     if not isinstance(environments, dict) or not environments:
         _fail("environments", "must be a mapping environment name -> infra_env table (e.g. dev, prod)")
-    plat = normalize_platform(platform)
+    plat = validate_platform(platform)
     envs = {}
     for name in sorted(environments):
         _str(name, "environments key", NAME_RE, "an environment name like dev or prod")
@@ -1226,7 +1146,7 @@ def build_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] 
         files = {
             "deployment.yaml": [deployment(app, ns, app_default_limits(app, envs))],
             "service.yaml": [service(app, ns)],
-            "ingressroute.yaml": [app_ingressroute(app, ns, plat["cert_resolver"])],
+            "ingressroute.yaml": [app_ingressroute(app, ns, plat["traefik"]["cert_resolver"])],
             "middleware.yaml": app_middlewares(app, ns),
         }
         for fname, docs in files.items():
@@ -1245,8 +1165,7 @@ def build_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] 
             tree[prefix + "tlsstore.yaml"] = [tls_store(ns, apps, env["cert_resolver"], plat["domain"])]
             extra.append("tlsstore.yaml")
         tree[prefix + "kustomization.yaml"] = [overlay_kustomization(env, apps, extra, ns)]
-    policies = kyverno_policies()
-    exceptions = kyverno_exceptions(plat["kyverno_namespace"])
+    policies, exceptions = kyverno_objects(plat["kyverno"])
     kyv = []
     for doc in policies:
         tree["platform/kyverno/policies/%s.yaml" % doc["metadata"]["name"]] = [doc]
@@ -1270,7 +1189,7 @@ def app_default_limits(app: Dict[str, Any], envs: Dict[str, Dict[str, Any]]) -> 
     return dict(envs[first]["apps"][app["name"]]["limits"])
 
 
-def render_tree(apps: Any, environments: Any, platform: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
+def render_tree(apps: Any, environments: Any, platform: Any) -> Dict[str, str]:
     """``relative path -> file text`` (with the generated-file header) for the whole tree."""
     return {path: HEADER + dump_documents(docs) for path, docs in build_tree(apps, environments, platform).items()}
 

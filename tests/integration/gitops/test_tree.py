@@ -17,32 +17,14 @@ import yaml
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema as ks
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _manifests as m
 
+import gitops_inputs as helpers
+
 REPO = Path(__file__).resolve().parents[3]
 TREE = REPO / "infrastructure"
-INV = REPO / "inventories"
-
-
-def _load(path):
-    return yaml.safe_load(path.read_text())
 
 
 def _inputs():
-    apps = _load(INV / "prod/group_vars/all/apps.yml")["infra_apps"]
-    envs = {e: _load(INV / f"{e}/group_vars/all/environment.yml")["infra_env"] for e in ("dev", "prod")}
-    kyverno = _load(REPO / "roles/kyverno/defaults/main.yml")
-    monitoring = _load(REPO / "roles/monitoring/defaults/main.yml")
-    play = _load(REPO / "playbooks/gitops_render.yml")[0]["vars"]
-    domain = _load(INV / "prod/group_vars/all/main.yml")["infra_domain"]
-    platform = {
-        "domain": domain, "repo_url": play["argocd_repo_url"], "revision": play["argocd_repo_revision"],
-        "kyverno_chart_version": kyverno["kyverno_chart_version"], "kyverno_chart_repo_url": kyverno["kyverno_chart_repo_url"],
-        "lgtm_chart_version": monitoring["monitoring_lgtm_chart_version"],
-        "lgtm_chart_repo_url": monitoring["monitoring_lgtm_chart_repo_url"],
-        "grafana_domain": monitoring["monitoring_grafana_domain"].replace("{{ infra_domain }}", domain),
-        "grafana_admin_secret": monitoring["monitoring_grafana_admin_secret_name"],
-        "postgres_cluster_name": play["gitops_render_postgres_cluster_name"],
-    }
-    return apps, envs, platform
+    return helpers.apps(), helpers.environments(), helpers.platform()
 
 
 def kustomize(path: Path) -> list:

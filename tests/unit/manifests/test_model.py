@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 
 import pytest
@@ -69,10 +70,49 @@ def test_bad_environment_names_the_field(env, mutate, field, text):
 
 
 def test_bad_platform_names_the_field():
-    with pytest.raises(m.ManifestError, match=r"^platform.kyverno_chart_version: "):
-        m.render_tree(apps(), environments(), dict(platform(), kyverno_chart_version="v3"))
+    bad = platform()
+    bad["kyverno"]["chart_version"] = "v3"
+    with pytest.raises(m.ManifestError, match=r"^platform.kyverno.chart_version: 'v3' is not valid: expected a chart version"):
+        m.render_tree(apps(), environments(), bad)
     with pytest.raises(m.ManifestError, match=r"^platform.bogus: unknown key"):
-        m.render_tree(apps(), environments(), {"bogus": 1})
+        m.render_tree(apps(), environments(), dict(platform(), bogus=1))
+    missing = platform()
+    del missing["argocd"]["repo_url"]
+    with pytest.raises(m.ManifestError, match=r"^platform.argocd.repo_url: is required"):
+        m.render_tree(apps(), environments(), missing)
+
+
+def test_renderer_keeps_no_defaults_of_its_own():
+    """Everything the owning roles publish is required: the renderer cannot fill in a pin or a name."""
+    for part in ("traefik", "argocd", "cnpg", "kyverno", "monitoring"):
+        for key in sorted(platform()[part]):
+            incomplete = platform()
+            del incomplete[part][key]
+            with pytest.raises(m.ManifestError, match=r"^platform.%s.%s: is required" % (part, key)):
+                m.render_tree(apps(), environments(), incomplete)
+
+
+def test_a_policy_exception_must_name_an_existing_rule():
+    bad = platform()
+    bad["kyverno"]["exceptions"][0]["spec"]["exceptions"][0]["ruleNames"].append("no-such-rule")
+    with pytest.raises(m.ManifestError, match=r"^platform.kyverno.exceptions\[0\]: names rule\(s\) no-such-rule"):
+        m.render_tree(apps(), environments(), bad)
+    bad = platform()
+    bad["kyverno"]["exceptions"][1]["spec"]["exceptions"][0]["policyName"] = "gone"
+    with pytest.raises(m.ManifestError, match=r"^platform.kyverno.exceptions\[1\]: names policy 'gone'"):
+        m.render_tree(apps(), environments(), bad)
+
+
+def test_per_app_dashboard_panels_repeat_for_every_app():
+    more = apps() + [dict(apps()[1], name="docs", domain="docs.parametric-portal.com", port=8081, www_redirect=False)]
+    tree = m.build_tree(more, environments(), platform())
+    board = tree["platform/monitoring/dashboard-apps.yaml"][0]["data"]["apps.json"]
+    panels = json.loads(board)["panels"]
+    assert [p["title"] for p in panels] == ["api CPU (cores)", "icons CPU (cores)", "docs CPU (cores)",
+                                            "api memory (bytes)", "icons memory (bytes)", "docs memory (bytes)"]
+    assert [p["id"] for p in panels] == [1, 2, 3, 4, 5, 6]
+    assert [(p["gridPos"]["x"], p["gridPos"]["y"]) for p in panels] == [(0, 0), (12, 0), (0, 8), (12, 8), (0, 16), (12, 16)]
+    assert all("perApp" not in p and "<app>" not in json.dumps(p) for p in panels)
 
 
 def test_image_reference_policies():
