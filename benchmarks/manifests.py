@@ -37,7 +37,8 @@ sys.path.insert(0, str(REPO / "tests"))
 import gitops_inputs  # noqa: E402  (the real inputs: inventories, role defaults, role files)
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema as ks  # noqa: E402
-from ansible_collections.parametric_portal.infra.plugins.module_utils import _manifests as m  # noqa: E402
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import plan as gp  # noqa: E402
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import tree as gt  # noqa: E402
 
 
 def inputs():
@@ -56,8 +57,8 @@ def once(apps, envs, platform, crd_dirs, kubectl):
     cpu_start = cpu()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        rendered = m.render_tree(apps, envs, platform)
-        m.apply_plan(tmp, m.plan_tree(tmp, rendered, envs))
+        rendered = gt.render_tree(apps, envs, platform)
+        gp.apply_plan(tmp, gp.plan_tree(tmp, rendered, envs))
         timings["render"] = time.perf_counter() - start
 
         start = time.perf_counter()

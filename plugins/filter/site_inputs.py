@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.parametric_portal.infra.plugins.module_utils import _manifests
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.checks import ManifestError
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.model import validate_apps, validate_environment
 
 # Documentation: the sidecar files inventory_argument_spec.yml and site_input_errors.yml.
 
@@ -40,9 +41,9 @@ def inventory_argument_spec(data, entry_point="main"):
 def site_input_errors(apps, environment, env):
     """Errors in the apps model and the environment table, each naming the field; [] when valid."""
     try:
-        checked = _manifests.validate_apps(apps, "infra_apps")
-        _manifests.validate_environment(environment, env, checked, "infra_env")
-    except _manifests.ManifestError as exc:
+        checked = validate_apps(apps, "infra_apps")
+        validate_environment(environment, env, checked, "infra_env")
+    except ManifestError as exc:
         return [str(exc)]
     return []
 

@@ -117,13 +117,10 @@ files:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema
-from ansible_collections.parametric_portal.infra.plugins.module_utils._manifests import (
-    ManifestError,
-    apply_plan,
-    plan_tree,
-    render_tree,
-)
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import dump
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.checks import ManifestError
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.plan import apply_plan, plan_tree
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.tree import render_tree
 
 
 def main():
@@ -137,8 +134,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not _k8s_schema.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=_k8s_schema.YAML_IMPORT_ERROR)
+    if not dump.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=dump.YAML_IMPORT_ERROR)
     dest = module.params["dest"]
     try:
         rendered = render_tree(module.params["apps"], module.params["environments"], module.params["platform"])

@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema as ks
-from ansible_collections.parametric_portal.infra.plugins.module_utils import _manifests as m
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import plan as gp
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import pss as gs
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import tree as gt
 
 import gitops_inputs as helpers
 
@@ -54,7 +56,7 @@ def _index(docs):
 # ---- no drift ---------------------------------------------------------------------------
 def test_committed_tree_equals_generator_output():
     apps, envs, platform = _inputs()
-    rendered = m.render_tree(apps, envs, platform)
+    rendered = gt.render_tree(apps, envs, platform)
     committed = {}
     for path in TREE.rglob("*"):
         rel = path.relative_to(TREE).as_posix()
@@ -109,9 +111,9 @@ def test_validation_would_catch_a_typo(builds, validator):
 
 
 def test_every_pod_template_is_restricted(builds):
-    workloads = [d for docs in builds.values() for d in docs if m.pod_templates(d)]
+    workloads = [d for docs in builds.values() for d in docs if gs.pod_templates(d)]
     assert len(workloads) == 4
-    assert m.workload_restricted_violations(workloads) == []
+    assert gs.workload_restricted_violations(workloads) == []
     for wl in workloads:
         spec = wl["spec"]["template"]["spec"]
         assert spec["automountServiceAccountToken"] is False
@@ -243,10 +245,10 @@ def test_a_new_app_builds_and_validates(tmp_path, validator):
     apps.append({"name": "docs", "kind": "spa", "domain": "docs.parametric-portal.com", "port": 8081,
                  "image": "ghcr.io/parametric-portal/docs", "rate_limit": "web"})
     dest = tmp_path / "infrastructure"
-    m.apply_plan(str(dest), m.plan_tree(str(dest), m.render_tree(apps, envs, platform), envs))
+    gp.apply_plan(str(dest), gp.plan_tree(str(dest), gt.render_tree(apps, envs, platform), envs))
     docs = kustomize(dest / "overlays" / "prod")
     idx = _index(docs)
     assert ("IngressRoute", "parametric-portal", "docs-https") in idx
     assert ("HorizontalPodAutoscaler", "parametric-portal", "docs") in idx
     assert validator.validate_documents(docs, "new-app") == []
-    assert m.workload_restricted_violations(docs) == []
+    assert gs.workload_restricted_violations(docs) == []

@@ -8,13 +8,19 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.parametric_portal.infra.plugins.module_utils import _manifests as m
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import apps as ga
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import checks as gc
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import dump as gd
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import model as gm
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import plan as gp
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import pss as gs
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import tree as gt
 
 from .helpers import apps, environments, platform
 
 
 def _render(app_list=None, envs=None):
-    return m.render_tree(app_list if app_list is not None else apps(), envs or environments(), platform())
+    return gt.render_tree(app_list if app_list is not None else apps(), envs or environments(), platform())
 
 
 @pytest.mark.parametrize("mutate, field, text", [
@@ -36,7 +42,7 @@ def _render(app_list=None, envs=None):
 def test_bad_apps_model_names_the_field(mutate, field, text):
     bad = apps()
     mutate(bad)
-    with pytest.raises(m.ManifestError) as exc:
+    with pytest.raises(gc.ManifestError) as exc:
         _render(bad)
     message = str(exc.value)
     assert message.startswith(field + ":"), message
@@ -62,7 +68,7 @@ def test_bad_apps_model_names_the_field(mutate, field, text):
 def test_bad_environment_names_the_field(env, mutate, field, text):
     envs = environments()
     mutate(envs[env])
-    with pytest.raises(m.ManifestError) as exc:
+    with pytest.raises(gc.ManifestError) as exc:
         _render(envs=envs)
     message = str(exc.value)
     assert message.startswith(field + ":"), message
@@ -72,14 +78,14 @@ def test_bad_environment_names_the_field(env, mutate, field, text):
 def test_bad_platform_names_the_field():
     bad = platform()
     bad["kyverno"]["chart_version"] = "v3"
-    with pytest.raises(m.ManifestError, match=r"^platform.kyverno.chart_version: 'v3' is not valid: expected a chart version"):
-        m.render_tree(apps(), environments(), bad)
-    with pytest.raises(m.ManifestError, match=r"^platform.bogus: unknown key"):
-        m.render_tree(apps(), environments(), dict(platform(), bogus=1))
+    with pytest.raises(gc.ManifestError, match=r"^platform.kyverno.chart_version: 'v3' is not valid: expected a chart version"):
+        gt.render_tree(apps(), environments(), bad)
+    with pytest.raises(gc.ManifestError, match=r"^platform.bogus: unknown key"):
+        gt.render_tree(apps(), environments(), dict(platform(), bogus=1))
     missing = platform()
     del missing["argocd"]["repo_url"]
-    with pytest.raises(m.ManifestError, match=r"^platform.argocd.repo_url: is required"):
-        m.render_tree(apps(), environments(), missing)
+    with pytest.raises(gc.ManifestError, match=r"^platform.argocd.repo_url: is required"):
+        gt.render_tree(apps(), environments(), missing)
 
 
 def test_renderer_keeps_no_defaults_of_its_own():
@@ -88,24 +94,24 @@ def test_renderer_keeps_no_defaults_of_its_own():
         for key in sorted(platform()[part]):
             incomplete = platform()
             del incomplete[part][key]
-            with pytest.raises(m.ManifestError, match=r"^platform.%s.%s: is required" % (part, key)):
-                m.render_tree(apps(), environments(), incomplete)
+            with pytest.raises(gc.ManifestError, match=r"^platform.%s.%s: is required" % (part, key)):
+                gt.render_tree(apps(), environments(), incomplete)
 
 
 def test_a_policy_exception_must_name_an_existing_rule():
     bad = platform()
     bad["kyverno"]["exceptions"][0]["spec"]["exceptions"][0]["ruleNames"].append("no-such-rule")
-    with pytest.raises(m.ManifestError, match=r"^platform.kyverno.exceptions\[0\]: names rule\(s\) no-such-rule"):
-        m.render_tree(apps(), environments(), bad)
+    with pytest.raises(gc.ManifestError, match=r"^platform.kyverno.exceptions\[0\]: names rule\(s\) no-such-rule"):
+        gt.render_tree(apps(), environments(), bad)
     bad = platform()
     bad["kyverno"]["exceptions"][1]["spec"]["exceptions"][0]["policyName"] = "gone"
-    with pytest.raises(m.ManifestError, match=r"^platform.kyverno.exceptions\[1\]: names policy 'gone'"):
-        m.render_tree(apps(), environments(), bad)
+    with pytest.raises(gc.ManifestError, match=r"^platform.kyverno.exceptions\[1\]: names policy 'gone'"):
+        gt.render_tree(apps(), environments(), bad)
 
 
 def test_per_app_dashboard_panels_repeat_for_every_app():
     more = apps() + [dict(apps()[1], name="docs", domain="docs.parametric-portal.com", port=8081, www_redirect=False)]
-    tree = m.build_tree(more, environments(), platform())
+    tree = gt.build_tree(more, environments(), platform())
     board = tree["platform/monitoring/dashboard-apps.yaml"][0]["data"]["apps.json"]
     panels = json.loads(board)["panels"]
     assert [p["title"] for p in panels] == ["api CPU (cores)", "icons CPU (cores)", "docs CPU (cores)",
@@ -115,50 +121,50 @@ def test_per_app_dashboard_panels_repeat_for_every_app():
     assert all("perApp" not in p and "<app>" not in json.dumps(p) for p in panels)
 
 
-def test_image_reference_policies():
-    assert m.image_reference("ghcr.io/parametric-portal/api", "sha-1a2b3c4", "immutable") == "ghcr.io/parametric-portal/api:sha-1a2b3c4"
-    assert m.image_reference("ghcr.io/parametric-portal/api", "dev") == "ghcr.io/parametric-portal/api:dev"
+def test_image_tag_policies():
+    assert gm.image_tag("sha-1a2b3c4", "immutable") == "sha-1a2b3c4"
+    assert gm.image_tag("dev") == "dev"
     for tag in ("dev", "sha-1a2b3c", "sha-1A2B3C4", ""):
-        with pytest.raises(m.ManifestError):
-            m.image_reference("ghcr.io/parametric-portal/api", tag, "immutable")
-    with pytest.raises(m.ManifestError):
-        m.image_reference("ghcr.io/parametric-portal/api:dev", "dev")
+        with pytest.raises(gc.ManifestError):
+            gm.image_tag(tag, "immutable")
+    with pytest.raises(gc.ManifestError, match="'latest' is not allowed"):
+        gm.image_tag("latest")
 
 
 def test_middleware_chain_composition():
-    api, icons = m.validate_apps(apps())
-    assert m.middleware_chain(api) == ["rate-limit-api", "api-security-headers", "compress"]
-    assert m.middleware_chain(icons) == ["icons-www-redirect", "rate-limit-web", "icons-security-headers", "compress"]
-    assert m.middleware_chain(icons, rate_limiting=False) == ["icons-www-redirect", "icons-security-headers", "compress"]
+    api, icons = gm.validate_apps(apps())
+    assert ga.middleware_chain(api) == ["rate-limit-api", "api-security-headers", "compress"]
+    assert ga.middleware_chain(icons) == ["icons-www-redirect", "rate-limit-web", "icons-security-headers", "compress"]
+    assert ga.middleware_chain(icons, rate_limiting=False) == ["icons-www-redirect", "icons-security-headers", "compress"]
 
 
 def test_restricted_security_context_is_compliant():
-    sc = m.restricted_security_context(10001)
+    sc = ga.restricted_security_context(10001)
     spec = {"securityContext": sc["pod"], "containers": [{"name": "c", "securityContext": sc["container"]}]}
-    assert m.restricted_violations(spec) == []
+    assert gs.restricted_violations(spec) == []
     assert sc["container"]["readOnlyRootFilesystem"] is True
-    with pytest.raises(m.ManifestError):
-        m.restricted_security_context(0)
+    with pytest.raises(gc.ManifestError):
+        ga.restricted_security_context(0)
 
 
 def test_dump_is_deterministic_and_sorted():
     doc = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "a"}, "data": {"b": "x\ny\n", "a": "1"}}
-    one = m.dump_documents([doc, doc])
-    assert one == m.dump_documents([copy.deepcopy(doc), copy.deepcopy(doc)])
+    one = gd.dump_documents([doc, doc])
+    assert one == gd.dump_documents([copy.deepcopy(doc), copy.deepcopy(doc)])
     assert one.startswith("---\napiVersion: v1\ndata:\n  a: '1'\n  b: |\n    x\n    y\nkind: ConfigMap\n")
     assert list(yaml.safe_load_all(one)) == [doc, doc]
-    assert "\n  - " in m.dump_documents([{"a": [1]}])
-    assert "\n- " in m.dump_documents([{"a": [1]}], indent_sequences=False)
+    assert "\n  - " in gd.dump_documents([{"a": [1]}])
+    assert "\n- " in gd.dump_documents([{"a": [1]}], indent_sequences=False)
 
 
 def test_render_is_deterministic_and_headed():
     first = _render()
     assert first == _render()
-    assert all(m.is_generated(text) for text in first.values())
+    assert all(gt.is_generated(text) for text in first.values())
 
 
 def test_dev_overlay_has_no_ingress_and_prod_has_hpas():
-    tree = m.build_tree(apps(), environments(), platform())
+    tree = gt.build_tree(apps(), environments(), platform())
     dev = tree["overlays/dev/kustomization.yaml"][0]
     prod = tree["overlays/prod/kustomization.yaml"][0]
     assert dev["namespace"] == "parametric-portal-dev" and prod["namespace"] == "parametric-portal"
@@ -177,7 +183,7 @@ def test_dev_overlay_has_no_ingress_and_prod_has_hpas():
 def test_ingress_without_rate_limiting_patches_chains():
     envs = environments()
     envs["prod"]["rate_limiting"] = False
-    tree = m.build_tree(apps(), envs, platform())
+    tree = gt.build_tree(apps(), envs, platform())
     patches = [yaml.safe_load(p["patch"]) for p in tree["overlays/prod/kustomization.yaml"][0]["patches"]]
     chains = {p["metadata"]["name"]: p["spec"]["chain"]["middlewares"] for p in patches if p.get("spec", {}).get("chain")}
     assert chains["api-middleware-chain"] == [{"name": "api-security-headers"}, {"name": "compress"}]
@@ -186,7 +192,7 @@ def test_ingress_without_rate_limiting_patches_chains():
 def test_new_app_needs_only_its_entry():
     more = apps() + [{"name": "docs", "kind": "spa", "domain": "docs.parametric-portal.com", "port": 8081,
                       "image": "ghcr.io/parametric-portal/docs", "rate_limit": "web"}]
-    tree = m.build_tree(more, environments(), platform())
+    tree = gt.build_tree(more, environments(), platform())
     assert "apps/docs/deployment.yaml" in tree and "overlays/prod/hpa-docs.yaml" in tree
     assert tree["overlays/prod/hpa-docs.yaml"][0]["spec"]["minReplicas"] == 2  # infra_env.app_defaults
     names = [d["metadata"]["name"] for d in tree["base/networkpolicy.yaml"]]
@@ -203,28 +209,28 @@ def _write(root, rel, text):
 
 def test_plan_creates_then_nothing(tmp_path):
     rendered = _render()
-    plan = m.plan_tree(str(tmp_path), rendered, ["dev", "prod"])
+    plan = gp.plan_tree(str(tmp_path), rendered, ["dev", "prod"])
     secrets = {"overlays/dev/secrets/kustomization.yaml", "overlays/prod/secrets/kustomization.yaml"}
     assert set(plan["create"]) == set(rendered) | secrets
-    m.apply_plan(str(tmp_path), plan)
-    again = m.plan_tree(str(tmp_path), rendered, ["dev", "prod"])
+    gp.apply_plan(str(tmp_path), plan)
+    again = gp.plan_tree(str(tmp_path), rendered, ["dev", "prod"])
     assert not again["create"] and not again["update"] and not again["remove"]
     assert len(again["unchanged"]) == len(rendered)
 
 
 def test_plan_never_touches_secrets_and_keeps_foreign_files(tmp_path):
     root = str(tmp_path)
-    m.apply_plan(root, m.plan_tree(root, _render(), ["dev", "prod"]))
+    gp.apply_plan(root, gp.plan_tree(root, _render(), ["dev", "prod"]))
     sealed = "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\n"
     _write(root, "overlays/prod/secrets/api-db.yaml", sealed)
     _write(root, "overlays/prod/secrets/kustomization.yaml", "---\nresources: [api-db.yaml]\n")
-    _write(root, "overlays/prod/secrets/stale.yaml", m.HEADER + "---\n{}\n")  # even with the header
-    _write(root, "apps/old/deployment.yaml", m.HEADER + "---\n{}\n")           # stale generated file
+    _write(root, "overlays/prod/secrets/stale.yaml", gt.HEADER + "---\n{}\n")  # even with the header
+    _write(root, "apps/old/deployment.yaml", gt.HEADER + "---\n{}\n")           # stale generated file
     _write(root, "apps/notes.yaml", "---\nmine: true\n")                       # foreign file
-    plan = m.plan_tree(root, _render(), ["dev", "prod"])
+    plan = gp.plan_tree(root, _render(), ["dev", "prod"])
     assert list(plan["remove"]) == ["apps/old/deployment.yaml"]
     assert not plan["create"] and not plan["update"]
-    m.apply_plan(root, plan)
+    gp.apply_plan(root, plan)
     assert not os.path.exists(os.path.join(root, "apps/old"))
     assert open(os.path.join(root, "overlays/prod/secrets/api-db.yaml")).read() == sealed
     assert os.path.exists(os.path.join(root, "overlays/prod/secrets/stale.yaml"))
@@ -233,20 +239,20 @@ def test_plan_never_touches_secrets_and_keeps_foreign_files(tmp_path):
 
 def test_plan_refuses_to_overwrite_hand_written_file(tmp_path):
     _write(str(tmp_path), "base/namespace.yaml", "---\n# hand made\n")
-    with pytest.raises(m.ManifestError, match="base/namespace.yaml: exists and was not generated"):
-        m.plan_tree(str(tmp_path), _render(), ["dev", "prod"])
+    with pytest.raises(gc.ManifestError, match="base/namespace.yaml: exists and was not generated"):
+        gp.plan_tree(str(tmp_path), _render(), ["dev", "prod"])
 
 
 def test_plan_updates_changed_file(tmp_path):
     root = str(tmp_path)
-    m.apply_plan(root, m.plan_tree(root, _render(), ["dev", "prod"]))
+    gp.apply_plan(root, gp.plan_tree(root, _render(), ["dev", "prod"]))
     envs = environments()
     envs["prod"]["image_tag"] = "sha-abcdef0"
-    plan = m.plan_tree(root, _render(envs=envs), ["dev", "prod"])
+    plan = gp.plan_tree(root, _render(envs=envs), ["dev", "prod"])
     assert list(plan["update"]) == ["overlays/prod/kustomization.yaml"]
 
 
 def test_dump_never_writes_anchors():
     shared = {"a": 1}
-    text = m.dump_documents([{"x": shared, "y": shared}])
+    text = gd.dump_documents([{"x": shared, "y": shared}])
     assert "&" not in text and "*" not in text

@@ -1,11 +1,11 @@
-"""Pod Security Standards restricted checks of plugins/module_utils/_manifests.py."""
+"""Pod Security Standards restricted checks of plugins/module_utils/_gitops/pss.py."""
 from __future__ import annotations
 
 import copy
 
 import pytest
 
-from ansible_collections.parametric_portal.infra.plugins.module_utils._manifests import (
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.pss import (
     pod_templates,
     restricted_violations,
     workload_restricted_violations,

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils._k8s_schema import SchemaValidator, load_yaml_documents
-from ansible_collections.parametric_portal.infra.plugins.module_utils._manifests import restricted_violations
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.pss import restricted_violations
 
 EXPECTED_FILES = {
     "sealed-secrets.yaml",
