@@ -15,6 +15,7 @@ from ansible_collections.parametric_portal.infra.plugins.module_utils._endpoint_
     evaluate_argocd_apps,
     evaluate_nft_udp_port,
     evaluate_nodes,
+    exposed_ports,
     format_table,
 )
 
@@ -41,6 +42,11 @@ def verify_nft_rows(value, port=8472, target="host"):
     return [evaluate_nft_udp_port(value, int(port), target)]
 
 
+def verify_exposed_ports(services, pods, public_tcp=None, public_udp=None):
+    return exposed_ports(_resources(services, "verify_exposed_ports"), _resources(pods, "verify_exposed_ports"),
+                         public_tcp or [], public_udp or [])
+
+
 def verify_table(value):
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
         raise AnsibleFilterError("verify_table expects a list of row dicts (check, target, result, detail)")
@@ -53,5 +59,6 @@ class FilterModule(object):
             "verify_node_rows": verify_node_rows,
             "verify_argocd_rows": verify_argocd_rows,
             "verify_nft_rows": verify_nft_rows,
+            "verify_exposed_ports": verify_exposed_ports,
             "verify_table": verify_table,
         }

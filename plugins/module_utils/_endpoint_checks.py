@@ -36,6 +36,7 @@ ALL_CHECKS = (
     "headers",
     "ssh_password",
     "closed_ports",
+    "exposed_ports",
 )
 
 # TLS versions probed; names are what the table shows.
@@ -427,6 +428,57 @@ def check_tcp_closed(address, port, timeout):
     return row(check, target, FAIL, "TCP connection accepted")
 
 
+def exposed_ports(services, pods, public_tcp=(), public_udp=()):
+    """Pure: the NodePorts and hostPorts a cluster publishes on its nodes, from Kubernetes objects.
+
+    ``services`` and ``pods`` are lists of objects (``kubernetes.core.k8s_info`` resources). Every
+    ``spec.ports[].nodePort`` of a NodePort or LoadBalancer Service, and every
+    ``containers[].ports[].hostPort`` of a Pod that is not one of the public ports (ServiceLB
+    publishes Traefik's 80/443 as hostPorts on purpose), is returned once per (port, protocol) as
+    ``{"port", "protocol", "what"}``, sorted. None of these may be reachable from the Internet.
+    """
+    public = {"TCP": set(int(p) for p in public_tcp or ()), "UDP": set(int(p) for p in public_udp or ())}
+    found = {}
+    for svc in services or []:
+        spec = svc.get("spec") or {}
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            continue
+        meta = svc.get("metadata") or {}
+        for port in spec.get("ports") or []:
+            if port.get("nodePort"):
+                key = (int(port["nodePort"]), (port.get("protocol") or "TCP").upper())
+                found.setdefault(key, []).append("NodePort of Service %s/%s" % (meta.get("namespace", "?"), meta.get("name", "?")))
+    for pod in pods or []:
+        meta = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            for port in container.get("ports") or []:
+                if not port.get("hostPort"):
+                    continue
+                key = (int(port["hostPort"]), (port.get("protocol") or "TCP").upper())
+                if key[0] in public.get(key[1], set()):
+                    continue
+                found.setdefault(key, []).append("hostPort of Pod %s/%s" % (meta.get("namespace", "?"), meta.get("name", "?")))
+    return [{"port": port, "protocol": proto, "what": ", ".join(sorted(set(whats)))}
+            for (port, proto), whats in sorted(found.items())]
+
+
+def check_exposed_ports(address, ports, timeout):
+    """One row per NodePort/hostPort: TCP must not connect (refused or timeout); UDP cannot be probed."""
+    rows = []
+    for item in ports or []:
+        port, proto, what = int(item["port"]), str(item.get("protocol", "TCP")).upper(), item.get("what", "")
+        check = "%s %s/%s not reachable" % ("NodePort" if what.startswith("NodePort") else "hostPort", port, proto.lower())
+        if proto != "TCP":
+            rows.append(row(check, _target(address, port), SKIP,
+                            "SKIPPED: %s cannot be proven closed by a probe from outside (%s); the host's forward chain "
+                            "drops DNATed traffic to non-public ports" % (proto, what)))
+            continue
+        result = check_tcp_closed(address, port, timeout)
+        rows.append(row(check, result["target"], result["result"], "%s (%s)" % (result["detail"], what)))
+    return rows
+
+
 # --------------------------------------------------------------------------- Kubernetes
 
 
@@ -781,6 +833,8 @@ def run_endpoint_checks(params, run_command, ssh_bin):
     if "closed_ports" in checks:
         for port in params.get("closed_tcp_ports") or []:
             rows.append(check_tcp_closed(address, port, timeout))
+    if "exposed_ports" in checks:
+        rows.extend(check_exposed_ports(address, params.get("exposed_ports") or [], timeout))
     return rows
 
 

@@ -81,11 +81,33 @@ options:
     type: list
     elements: int
     default: []
+  exposed_ports:
+    description:
+      - NodePorts and hostPorts the cluster publishes (see the C(verify_exposed_ports) filter). A TCP
+        entry must not accept a connection from the controller, like O(closed_tcp_ports), with the
+        Service or Pod named in the row; a UDP entry is a C(SKIP) row (it cannot be proven closed
+        from outside).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      port:
+        description: Port on the node.
+        type: int
+        required: true
+      protocol:
+        description: TCP or UDP.
+        type: str
+        default: TCP
+      what:
+        description: What publishes it, for the table.
+        type: str
+        default: ''
   checks:
     description: Which checks to run; all by default.
     type: list
     elements: str
-    choices: [tls_versions, sni_strict, certificate, http_redirect, headers, ssh_password, closed_ports]
+    choices: [tls_versions, sni_strict, certificate, http_redirect, headers, ssh_password, closed_ports, exposed_ports]
   timeout:
     description: Connect/read timeout per probe, in seconds.
     type: float
@@ -176,6 +198,11 @@ def main():
             ssh_port=dict(type="int"),
             ssh_user=dict(type="str", default="verify-probe"),
             closed_tcp_ports=dict(type="list", elements="int", default=[]),
+            exposed_ports=dict(type="list", elements="dict", default=[], options=dict(
+                port=dict(type="int", required=True),
+                protocol=dict(type="str", default="TCP"),
+                what=dict(type="str", default=""),
+            )),
             checks=dict(type="list", elements="str", choices=list(ALL_CHECKS)),
             timeout=dict(type="float", default=5),
         ),

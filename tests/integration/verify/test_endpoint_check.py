@@ -96,3 +96,15 @@ def test_ca_mismatch_fails(endpoints, tmp_path):
     rows = _by_check(_rows(endpoints, "good", ["certificate"], ca_file=str(other)))
     assert all(r["result"] == "FAIL" for r in rows["Certificate valid for domain"])
     assert all(r["result"] == "PASS" for r in rows["Certificate expiry >= 14 days"])
+
+
+def test_exposed_ports(endpoints):
+    """Issue 14 item 20: a published NodePort/hostPort that accepts a connection is FAIL, naming its owner."""
+    good = _rows(endpoints, "good", ["exposed_ports"],
+                 exposed_ports=[{"port": endpoints.good["closed_port"], "protocol": "TCP", "what": "NodePort of Service a/b"}])
+    bad = _rows(endpoints, "bad", ["exposed_ports"],
+                exposed_ports=[{"port": endpoints.bad["closed_port"], "protocol": "TCP", "what": "hostPort of Pod c/d"}])
+    assert [r["result"] for r in good] == ["PASS"], good
+    assert [r["result"] for r in bad] == ["FAIL"], bad
+    assert bad[0]["check"] == "hostPort %d/tcp not reachable" % endpoints.bad["closed_port"]
+    assert "TCP connection accepted (hostPort of Pod c/d)" == bad[0]["detail"]

@@ -73,21 +73,21 @@ def test_good_set_passes(endpoints, tmp_path):
     proc = _run(_inventory(endpoints, "good", tmp_path))
     rows = _table(proc.stdout)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    # 1 SNI + per domain (4 TLS + 2 cert + 1 redirect + 5 headers) x2 + ssh + 1 port + 1 udp + 2 cluster
-    assert len(rows) == 1 + 12 * 2 + 1 + 1 + 1 + 2, rows
-    cluster = [r for r in rows if r["check"] in ("Nodes Ready", "Argo CD app Synced/Healthy")]
-    assert [r["result"] for r in cluster] == ["SKIP", "SKIP"]
+    # 1 SNI + per domain (4 TLS + 2 cert + 1 redirect + 5 headers) x2 + ssh + 1 port + 1 node ports + 1 udp + 2 cluster
+    assert len(rows) == 1 + 12 * 2 + 1 + 1 + 1 + 1 + 2, rows
+    cluster = [r for r in rows if r["check"] in ("Nodes Ready", "Argo CD app Synced/Healthy", "NodePorts and hostPorts not reachable")]
+    assert [r["result"] for r in cluster] == ["SKIP", "SKIP", "SKIP"]
     assert all(r["detail"].startswith("SKIPPED (no kubeconfig") for r in cluster)
     others = [r for r in rows if r not in cluster]
     assert all(r["result"] == "PASS" for r in others), [r for r in others if r["result"] != "PASS"]
-    assert "30 checks: 28 PASS, 0 FAIL, 2 SKIP" in proc.stdout
+    assert "31 checks: 28 PASS, 0 FAIL, 3 SKIP" in proc.stdout
 
 
 def test_good_set_check_mode(endpoints, tmp_path):
     """Read-only: --check gives the same verdicts and changes nothing."""
     proc = _run(_inventory(endpoints, "good", tmp_path), "--check")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "30 checks: 28 PASS, 0 FAIL, 2 SKIP" in proc.stdout
+    assert "31 checks: 28 PASS, 0 FAIL, 3 SKIP" in proc.stdout
     assert re.search(r"changed=0 ", proc.stdout)
 
 
@@ -97,6 +97,7 @@ EXPECTED_BAD_FAILS = [
     "HSTS max-age >= 31536000", "X-Frame-Options DENY/SAMEORIGIN", "X-Content-Type-Options nosniff",
     "Content-Security-Policy present", "Referrer-Policy present", "SSH refuses password auth",
     "UDP 8472 not accepted from 0.0.0.0/0", "Nodes Ready", "Argo CD app Synced/Healthy",
+    "NodePorts and hostPorts not reachable",
 ]
 
 
@@ -120,6 +121,8 @@ def test_bad_set_fails(endpoints, tmp_path):
     assert [r["result"] for r in rows if r["check"] == "TLS 1.2 accepted"] == ["PASS", "PASS"]
     assert "check(s) failed on verify-bad" in proc.stdout
     assert "API error: " in next(r["detail"] for r in rows if r["check"] == "Nodes Ready")
+    assert "could not list Services/Pods: API error" in next(
+        r["detail"] for r in rows if r["check"] == "NodePorts and hostPorts not reachable")
     assert "cert CN=wrong.verify.test" in next(r["detail"] for r in rows if r["check"] == "No TLS handshake without SNI")
 
 

@@ -140,3 +140,40 @@ def test_schema_checks_can_fail(application_schema):
     node["status"]["conditions"] = "Ready"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(node, "1.32", strict=True)
+
+
+# --- NodePorts and hostPorts (issue 14 item 20) ----------------------------------------------------
+
+@pytest.mark.parametrize("name", ["services-nodeports.handwritten.json", "pods-hostports.handwritten.json"])
+def test_exposed_port_fixtures_match_the_kubernetes_schema(name):
+    for obj in _items(name):
+        kubernetes_validate.validate(obj, "1.32", strict=True)
+
+
+def test_exposed_ports_lists_nodeports_and_non_public_hostports():
+    ports = filters.verify_exposed_ports({"resources": _items("services-nodeports.handwritten.json")},
+                                         {"resources": _items("pods-hostports.handwritten.json")}, [80, 443])
+    assert [(p["port"], p["protocol"]) for p in ports] == [(5432, "TCP"), (30080, "TCP"), (30480, "TCP"),
+                                                           (30514, "UDP"), (31443, "TCP")]
+    what = {p["port"]: p["what"] for p in ports}
+    assert what[5432] == "hostPort of Pod parametric-portal/pg-debug-0"
+    assert what[30480] == "NodePort of Service kube-system/traefik"
+    # Traefik's 80/443 hostPorts (ServiceLB) are public on purpose; ClusterIP Services publish nothing.
+    assert 80 not in what and 443 not in what and 53 not in what
+
+
+def test_exposed_ports_without_public_list_keeps_every_hostport():
+    ports = ec.exposed_ports([], _items("pods-hostports.handwritten.json"))
+    assert [p["port"] for p in ports] == [80, 443, 5432]
+
+
+def test_exposed_udp_port_is_a_skip_row_not_a_pass():
+    rows = ec.check_exposed_ports("192.0.2.1", [{"port": 30514, "protocol": "UDP", "what": "NodePort of Service a/b"}], 1)
+    assert [r["result"] for r in rows] == ["SKIP"]
+    assert "cannot be proven closed" in rows[0]["detail"]
+
+
+def test_exposed_ports_filter_rejects_wrong_input():
+    from ansible.errors import AnsibleFilterError
+    with pytest.raises(AnsibleFilterError, match="verify_exposed_ports"):
+        filters.verify_exposed_ports("not objects", [])
