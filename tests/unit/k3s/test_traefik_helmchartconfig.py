@@ -58,7 +58,8 @@ def test_strict_schema_rejects_unknown_fields(render_template, schema):
 
 def test_values_content(render_template):
     values = yaml.safe_load(_render(render_template)["spec"]["valuesContent"])
-    assert values["image"] == {"repository": "traefik", "tag": "v3.3.5"}
+    # No image override by default: Traefik runs the image K3s bundles (tests/unit/charts/test_traefik.py).
+    assert "image" not in values
     web, websecure = values["ports"]["web"], values["ports"]["websecure"]
     assert (web["port"], web["exposedPort"]) == (8000, 80)
     assert (websecure["port"], websecure["exposedPort"]) == (8443, 443)
@@ -66,6 +67,7 @@ def test_values_content(render_template):
     assert websecure["tls"] == {"enabled": True, "certResolver": "letsencrypt"}
     acme = values["certificatesResolvers"]["letsencrypt"]["acme"]
     assert acme["email"] == "ops@example.com"
+    assert acme["tlsChallenge"] is True
     assert acme["storage"] == "/data/acme.json"
     assert "staging" in acme["caServer"]
     assert values["persistence"]["enabled"] is True

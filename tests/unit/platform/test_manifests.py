@@ -133,7 +133,7 @@ def test_cnpg_operator_values(render_platform):
     (chart,) = docs(manifests, "cnpg-operator.yaml")
     assert (chart["spec"]["chart"], chart["spec"]["version"], chart["spec"]["targetNamespace"]) == ("cloudnative-pg", "0.27.0", "cnpg-system")
     values = helm_values(manifests, "cnpg-operator.yaml")
-    assert values["image"]["tag"] == "1.28.0"
+    assert values["image"]["tag"] == "1.28.0@sha256:0869f9b996923aaf3eb761abe032b10ef482eaaef32fc6c604605a7223c13c1b"
     assert_restricted("cnpg-operator", values["podSecurityContext"], values["containerSecurityContext"], values["resources"])
 
 
@@ -161,7 +161,9 @@ def test_cnpg_cluster(render_platform):
     assert set(objects) == {("Secret", "api-db-app"), ("Secret", "api-db-s3"), ("Cluster", "api-db"), ("ScheduledBackup", "api-db-daily")}
     assert {d["metadata"]["namespace"] for d in objects.values()} == {"parametric-portal-dev"}
     spec = objects[("Cluster", "api-db")]["spec"]
-    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17.7-system-bookworm"
+    # PostgreSQL 17.7, system flavour (Barman Cloud), pinned by the digest CloudNativePG's image catalog publishes.
+    assert spec["imageName"] == ("ghcr.io/cloudnative-pg/postgresql:17.7-202602090816-system-bookworm"
+                                 "@sha256:a50e0db0f9ffed23fd6d6c5570eebb2a0e4201a0835b90a25da983c276ee1078")
     assert spec["instances"] == 1 and spec["enablePDB"] is False and spec["enableSuperuserAccess"] is False
     assert spec["bootstrap"]["initdb"] == {"database": "api", "owner": "api", "secret": {"name": "api-db-app"}}
     assert objects[("Secret", "api-db-app")]["type"] == "kubernetes.io/basic-auth"

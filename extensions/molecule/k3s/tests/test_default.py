@@ -68,7 +68,9 @@ def test_server_admission_audit_and_manifest_files(host):
     assert "EventRateLimit" in plugins
     hcc = yaml.safe_load(host.file(server_files[2]).content_string)
     assert hcc["kind"] == "HelmChartConfig" and hcc["metadata"]["name"] == "traefik"
-    assert yaml.safe_load(hcc["spec"]["valuesContent"])["image"]["tag"] == "v3.3.5"
+    values = yaml.safe_load(hcc["spec"]["valuesContent"])
+    assert "image" not in values  # the Traefik K3s bundles; an image pin is opt-in (traefik_image_*)
+    assert values["certificatesResolvers"]["letsencrypt"]["acme"]["tlsChallenge"] is True
 
 
 def test_rendered_config_for_two_servers_and_one_agent(host):

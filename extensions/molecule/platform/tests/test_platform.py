@@ -68,7 +68,9 @@ def test_sealed_secrets_values(host):
 
 def test_cnpg_operator_runs_the_pinned_version(host):
     (doc,) = _docs(host, "cnpg-operator.yaml")
-    assert yaml.safe_load(doc["spec"]["valuesContent"])["image"]["tag"] == "1.28.0"
+    # 1.28.0, pulled by the digest of CloudNativePG's OLM bundle for that release
+    assert yaml.safe_load(doc["spec"]["valuesContent"])["image"]["tag"] == (
+        "1.28.0@sha256:0869f9b996923aaf3eb761abe032b10ef482eaaef32fc6c604605a7223c13c1b")
 
 
 def test_root_application(host):
