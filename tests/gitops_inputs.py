@@ -28,8 +28,7 @@ def apps() -> list:
 
 
 def environments() -> dict:
-    return {env: copy.deepcopy(_load(REPO / f"inventories/{env}/group_vars/all/environment.yml")["infra_env"])
-            for env in ("dev", "prod")}
+    return copy.deepcopy(_load(INVENTORY / "apps.yml")["infra_environments"])
 
 
 def _role_vars(loader: DataLoader) -> dict:

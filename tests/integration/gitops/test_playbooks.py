@@ -41,8 +41,10 @@ def copy(tmp_path):
     return root
 
 
-def test_render_playbook_in_check_mode_finds_no_drift():
-    proc, (changed, failed) = play("gitops_render.yml", check=True)
+@pytest.mark.parametrize("inventory", ["inventories/dev", "inventories/prod"])
+def test_render_playbook_in_check_mode_finds_no_drift(inventory):
+    """Either inventory renders exactly the committed tree: the tree is one tree for every cluster."""
+    proc, (changed, failed) = play("gitops_render.yml", inventory=inventory, check=True)
     assert failed == 0, proc.stdout[-3000:]
     assert changed == 0, "the committed tree differs from the render:\n" + proc.stdout[-3000:]
     assert "created 0, updated 0, removed 0" in proc.stdout
@@ -50,18 +52,18 @@ def test_render_playbook_in_check_mode_finds_no_drift():
 
 def test_new_app_scaffold_is_idempotent_and_builds(copy, crds_dir):
     inv = str(copy / "inventories" / "prod")
-    extra = ["-e", f"gitops_render_repo_root={copy}", "-e", json.dumps({"new_app": NEW_APP})]
+    extra = ["-e", json.dumps({"new_app": NEW_APP})]  # the inventory's infra_repo_dir points into the copy
     proc, (changed, failed) = play("new_app.yml", *extra, inventory=inv)
     assert failed == 0 and changed == 2, proc.stdout[-3000:]
     apps = yaml.safe_load((copy / "inventories/prod/group_vars/all/apps.yml").read_text())["infra_apps"]
     assert apps[-1] == NEW_APP
+    dev = yaml.safe_load((copy / "inventories/dev/group_vars/all/apps.yml").read_text())["infra_apps"]
+    assert dev[-1] == NEW_APP  # the dev inventory links to the same apps model: the link was followed
     assert (copy / "infrastructure/apps/docs/ingressroute.yaml").is_file()
     proc, (changed, failed) = play("new_app.yml", *extra, inventory=inv)
     assert (changed, failed) == (0, 0), proc.stdout[-3000:]
     # build + offline validation of the grown tree through the real playbooks
-    proc, (changed, failed) = play("k8s_validate.yml", "-e", f"k8s_build_repo_root={copy}",
-                                   "-e", f"k8s_validate_repo_root={copy}", "-e", f"k8s_validate_shared_dir={crds_dir.parent}",
-                                   inventory=inv)
+    proc, (changed, failed) = play("k8s_validate.yml", "-e", f"k8s_validate_shared_dir={crds_dir.parent}", inventory=inv)
     assert failed == 0, proc.stdout[-4000:]
     assert re.search(r"k8s_validate: \d+ object\(s\) in \d+ file\(s\) valid \(v1\.32\.0-local-strict\)", proc.stdout)
     assert "Server-side dry-run SKIPPED" in proc.stdout
@@ -73,20 +75,33 @@ def test_new_app_rejects_bad_input_before_writing(copy):
     inv = str(copy / "inventories" / "prod")
     before = (copy / "inventories/prod/group_vars/all/apps.yml").read_text()
     bad = dict(NEW_APP, port=70000)
-    proc, (_changed, failed) = play("new_app.yml", "-e", f"gitops_render_repo_root={copy}",
-                                    "-e", json.dumps({"new_app": bad}), inventory=inv)
+    proc, (_changed, failed) = play("new_app.yml", "-e", json.dumps({"new_app": bad}), inventory=inv)
     assert failed == 1
     assert "infra_apps[2] (docs).port: 70000 is out of range" in proc.stdout
     assert (copy / "inventories/prod/group_vars/all/apps.yml").read_text() == before
     dup = dict(NEW_APP, name="api")
-    proc, (_changed, failed) = play("new_app.yml", "-e", f"gitops_render_repo_root={copy}",
-                                    "-e", json.dumps({"new_app": dup}), inventory=inv)
+    proc, (_changed, failed) = play("new_app.yml", "-e", json.dumps({"new_app": dup}), inventory=inv)
     assert failed == 1 and "new_app.name: an app named 'api' already exists" in proc.stdout
 
 
 def test_k8s_diff_fails_clearly_without_a_cluster(copy):
-    proc, (_changed, failed) = play("k8s_diff.yml", "-e", f"k8s_build_repo_root={copy}",
-                                    "-e", f"k8s_diff_repo_root={copy}", inventory=str(copy / "inventories" / "dev"))
+    proc, (_changed, failed) = play("k8s_diff.yml", inventory=str(copy / "inventories" / "dev"))
     assert failed == 1
     assert "k8s:diff needs a reachable cluster" in proc.stdout and "Nothing was compared" in proc.stdout
     assert (copy / "build" / "dev.yaml").is_file()  # the build itself ran
+
+
+def test_the_repository_of_the_child_applications_comes_from_the_inventory(copy):
+    """A fork names its repository in its inventory; the tree's Applications must follow it (issue 14 item 10)."""
+    main = copy / "inventories/prod/group_vars/all/main.yml"
+    fork = "https://git.example.test/fork/infra.git"
+    text = main.read_text().replace("argocd_repo_url: https://github.com/parametric-portal/infra.git", "argocd_repo_url: " + fork)
+    main.write_text(text.replace("argocd_repo_revision: main", "argocd_repo_revision: release-1"))
+    proc, (changed, failed) = play("gitops_render.yml", inventory=str(copy / "inventories" / "prod"))
+    assert (changed, failed) == (1, 0), proc.stdout[-3000:]
+    for path in (copy / "infrastructure/argocd").glob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            sources = [doc["spec"]["source"]] if "source" in doc.get("spec", {}) else []
+            for source in sources:
+                if "path" in source:  # git sources of the tree (charts come from their Helm repositories)
+                    assert (source["repoURL"], source["targetRevision"]) == (fork, "release-1"), path.name

@@ -15,9 +15,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 def _inventory(env: str) -> tuple[list, dict]:
     base = REPO / "inventories" / env / "group_vars" / "all"
-    apps = yaml.safe_load((base / "apps.yml").read_text())["infra_apps"]
-    table = yaml.safe_load((base / "environment.yml").read_text())["infra_env"]
-    return apps, table
+    model = yaml.safe_load((base / "apps.yml").read_text())
+    return model["infra_apps"], model["infra_environments"][env]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
