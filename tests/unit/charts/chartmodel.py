@@ -159,8 +159,11 @@ class Component:
         return spec
 
 
-def _img(fmt: str, defaults: Optional[Dict[str, str]] = None, version: Sequence[str] = ("tag",), **fields: Path) -> Image:
-    return Image(fmt, dict(fields), tuple(fields[v] for v in version), dict(defaults or {}))
+def _img(fmt: str, defaults: Optional[Dict[str, str]] = None, version: Sequence[str] = ("tag",), **fields: Any) -> Image:
+    paths: List[str] = []
+    for name in version:
+        paths.extend((fields[name],) if isinstance(fields[name], str) else fields[name])
+    return Image(fmt, dict(fields), tuple(paths), dict(defaults or {}))
 
 
 # ---------------------------------------------------------------- Traefik (K3s-bundled chart)

@@ -8,6 +8,7 @@ PP_SHARED_DIR/charts (data only; no chart code anywhere in these tests).
 """
 from __future__ import annotations
 
+import copy
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +56,14 @@ def prod_inventory() -> Dict[str, Any]:
     return merged
 
 
+def prod_var(name: str) -> Any:
+    """One variable of the prod inventory, templated as ansible would (e.g. infra_env)."""
+    variables = prod_inventory()
+    variables.setdefault("ansible_host", "203.0.113.10")
+    templar = Templar(loader=DataLoader(), variables=_trust(variables))
+    return templar.template(_trust(variables[name]))
+
+
 def render_role_template(role: str, template: str, overrides: Dict[str, Any] | None = None) -> str:
     """Render a role template as ansible would for a prod host (role defaults + vars + inventory)."""
     variables: Dict[str, Any] = {}
@@ -71,6 +80,17 @@ def render_role_template(role: str, template: str, overrides: Dict[str, Any] | N
 
 def our_values(chart: str, overrides: Dict[str, Any] | None = None) -> Dict[str, Any]:
     """The values file the collection hands to Helm for this chart (the last, winning layer)."""
+    if overrides:
+        return _our_values(chart, overrides)
+    return copy.deepcopy(_our_values_cached(chart))
+
+
+@lru_cache(maxsize=None)
+def _our_values_cached(chart: str) -> Dict[str, Any]:
+    return _our_values(chart, None)
+
+
+def _our_values(chart: str, overrides: Dict[str, Any] | None) -> Dict[str, Any]:
     if chart == "traefik":
         doc = yaml.safe_load(render_role_template("traefik", "traefik-config.yaml.j2", overrides))
         return yaml.safe_load(doc["spec"]["valuesContent"])

@@ -7,6 +7,7 @@ checked with the collection's own Pod Security Standards check (restricted_viola
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Dict, List, Tuple
 
 import pytest
@@ -21,6 +22,8 @@ MODEL: Dict[str, Tuple[Component, ...]] = {
     "argocd": chartmodel.ARGOCD,
     "sealed_secrets": chartmodel.SEALED_SECRETS,
     "cnpg": chartmodel.CNPG,
+    "kyverno": chartmodel.KYVERNO,
+    "monitoring": chartmodel.LGTM,
 }
 # Helm test hooks are never run: neither K3s' helm-controller nor Argo CD (gitops-engine maps only
 # pre/post-install/upgrade Helm hooks) runs `helm test`. They are listed, not held to the checks.
@@ -35,6 +38,7 @@ def lgtm_defaults(alias: str) -> dict:
     return conftest.declared_defaults("%s/charts/%s" % (conftest.CHART_DIRS["monitoring"], chartmodel.LGTM_SUBCHARTS[alias][0]))
 
 
+@lru_cache(maxsize=None)
 def values_for(chart: str) -> Callable[[Component], dict]:
     if chart == "monitoring":
         return chartmodel.lgtm_effective_values(lgtm_defaults, conftest.our_values("monitoring"))
@@ -117,3 +121,24 @@ def test_images_are_named_by_the_collection(chart, pod):
         assert named, "%s %s/%s: image version not set by our values (%s)" % (
             chart, pod, container.name, container.image.version_paths)
         assert container.image.render(values).count(":") >= 1
+
+
+@pytest.mark.parametrize("subchart", chartmodel.LGTM_WITHOUT_SHARED_DEFAULTS)
+def test_lgtm_subcharts_without_shared_defaults_are_explicit(subchart):
+    """Mimir and MinIO defaults are not in shared/charts: every switch, replica count, securityContext
+    and resources the checks above evaluate must then be set by our values, not left to the chart."""
+    values = values_for("monitoring")
+    for component in chartmodel.LGTM:
+        if component.chart != subchart:
+            continue
+        ours = ours_for("monitoring", component)
+        when = (component.when,) if isinstance(component.when, str) else (component.when or ())
+        for path in when:
+            assert chartmodel.has(ours, path.split("==")[0]), "%s: %s not set" % (component.pod, path)
+        if not component.enabled(values(component)) or component.hook in NEVER_RUN_HOOKS:
+            continue
+        if isinstance(component.replicas, str):
+            assert chartmodel.has(ours, component.replicas), "%s: %s not set" % (component.pod, component.replicas)
+        for container in component.containers:
+            assert chartmodel.has(ours, container.resources), "%s: %s not set" % (component.pod, container.resources)
+            assert container.sc and chartmodel.has(ours, container.sc), "%s: container securityContext not set" % component.pod

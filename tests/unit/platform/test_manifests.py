@@ -25,6 +25,7 @@ EXPECTED_FILES = {
     "cnpg-operator.yaml",
     "cnpg-cluster.yaml",
     "monitoring-grafana-admin.yaml",
+    "monitoring-minio.yaml",
 }
 SECRET_KEYS = ("cnpg_app_password", "cnpg_s3_secret_access_key", "argocd_repo_password", "monitoring_grafana_admin_password")
 
@@ -76,7 +77,7 @@ def test_every_object_matches_upstream_schemas(render_platform, validator):
         objects = docs(manifests, path.name)
         count += len(objects)
         findings += validator.validate_documents(objects, source=path.name)
-    assert count == 10
+    assert count == 11
     assert not findings, "\n".join(str(f) for f in findings)
 
 
@@ -196,6 +197,7 @@ def test_variant_public_repo_no_backups_three_instances(render_variant, validato
     ({"cnpg_app_password": "short"}, (), ["cnpg"], "cnpg_app_password (vault) must be set to a string of at least 16"),
     ({"sealed_secrets_key_renew_period": "0"}, (), ["sealed_secrets"], "sealed_secrets_key_renew_period a non-zero Go duration"),
     ({"argocd_chart_version": "v7.8.28"}, (), ["argocd"], "argocd_chart_version must look like 7.8.28"),
+    ({"monitoring_minio_root_password": "short"}, (), ["monitoring"], "monitoring_minio_root_password (vault, optional) 24-128"),
 ])
 def test_bad_input_fails_before_anything_is_written(tmp_path, platform_run_roles, overrides, drop, roles, expected):
     result = platform_run_roles(tmp_path, overrides, roles=roles, drop=drop)
@@ -209,6 +211,6 @@ def test_check_mode_on_a_fresh_server_writes_nothing(tmp_path, platform_run_role
     With the live waits on, check mode says it does not wait (there is no cluster here)."""
     result = platform_run_roles(tmp_path, {"platform_wait_for_ready": True}, extra_args=("--check", "--diff"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "changed=7" in result.stdout
+    assert "changed=8" in result.stdout
     assert result.stdout.count("were not waited on (no manifests were written)") == 5
     assert list((tmp_path / "manifests").iterdir()) == []

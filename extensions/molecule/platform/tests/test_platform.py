@@ -16,6 +16,7 @@ EXPECTED_FILES = {
     "cnpg-operator.yaml",
     "cnpg-cluster.yaml",
     "monitoring-grafana-admin.yaml",
+    "monitoring-minio.yaml",
 }
 
 
@@ -118,6 +119,16 @@ def test_cnpg_cluster_backups_and_credentials(host):
         "ACCESS_KEY_ID": "MOLECULEACCESSKEY",
         "ACCESS_SECRET_KEY": "molecule-secret-access-key-0123456789",
     }
+
+
+def test_minio_credentials_are_generated_once(host):
+    """No vault password in the scenario: a random 40-character password, kept across the idempotence run."""
+    (secret,) = _docs(host, "monitoring-minio.yaml")
+    assert secret["metadata"] == {"name": "monitoring-minio", "namespace": "monitoring"}
+    data = secret["stringData"]
+    assert data["rootUser"] == "lgtm-minio"
+    assert len(data["rootPassword"]) == 40 and data["rootPassword"].isalnum()
+    assert data["rootPassword"] not in ("supersecret", "console123")
 
 
 def test_grafana_admin_secret(host):
