@@ -154,6 +154,8 @@ want sealed-secrets && install_tool sealed-secrets "$SEALED_SECRETS_VERSION" \
     "-X main.VERSION=$SEALED_SECRETS_VERSION"
 
 # --- kustomize ----------------------------------------------------------------------------------------
-want kustomize && install_tool kustomize "$KUSTOMIZE_VERSION" "kustomize=sigs.k8s.io/kustomize/kustomize/v5"
+# The release builds set the version by ldflags; without it `kustomize version` says "(devel)".
+want kustomize && install_tool kustomize "$KUSTOMIZE_VERSION" "kustomize=sigs.k8s.io/kustomize/kustomize/v5" \
+    "-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$KUSTOMIZE_VERSION"
 
 if $PRINT_ENV; then print_env; fi
