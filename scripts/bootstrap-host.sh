@@ -47,4 +47,11 @@ if [ ! -x .tools/node_modules/.bin/mise ]; then
   npm install --silent --prefix .tools @jdxcode/mise >/dev/null 2>&1 || \
     echo "bootstrap: WARNING: npm install @jdxcode/mise failed; the mise test will fail" >&2
 fi
+# Upstream Kubernetes tools for the control-plane tests (kube-apiserver, kube-controller-manager, etcd,
+# the sealed-secrets controller, kubeseal, kustomize), built from Go modules into a versioned cache
+# outside the checkout; a warm cache costs only the check. kustomize v5.5 is linked into .tools/bin,
+# where k8s_build.yml finds it (mise and scripts/test.sh put .tools/bin on PATH).
+bash scripts/build-go-tools.sh
+mkdir -p .tools/bin
+ln -sfn "$(bash scripts/build-go-tools.sh --paths | sed -n 's/^PP_KUSTOMIZE_BIN=//p')" .tools/bin/kustomize
 echo "bootstrap: host ready"

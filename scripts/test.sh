@@ -34,7 +34,7 @@ stage images bash scripts/build-test-images.sh
 if [ $failed -ne 0 ]; then
   echo "setup failed: ${failed_names[*]}"; echo "$passed passed, $failed failed"; exit 1
 fi
-export PATH="$ROOT/.venv/bin:$ROOT/.tools/node_modules/.bin:$PATH"
+export PATH="$ROOT/.venv/bin:$ROOT/.tools/bin:$ROOT/.tools/node_modules/.bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections"
 export ANSIBLE_HOME="$ROOT/build/ansible-home"
 export PP_SHARED_DIR=${PP_SHARED_DIR:-$ROOT/../shared}
@@ -54,6 +54,10 @@ pytest_run() {
   return $rc
 }
 stage pytest pytest_run
+
+# 3b. Against a real Kubernetes v1.32.11 control plane (etcd, kube-apiserver, kube-controller-manager, the
+# sealed-secrets controller and kubeseal, built from Go modules by the bootstrap): see tests/controlplane.
+stage pytest:controlplane pytest -q -p no:cacheprovider tests/controlplane
 
 # 4. Molecule: create, converge, idempotence, check, verify, destroy for every scenario.
 if [ "${SKIP_MOLECULE:-0}" != 1 ]; then

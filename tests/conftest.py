@@ -32,6 +32,11 @@ def _ensure_collection_link() -> None:
 
 _ensure_collection_link()
 
+# kustomize v5.5 (linked there by scripts/bootstrap-host.sh), for the playbooks that build overlays.
+_TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
+if _TOOLS_BIN.is_dir() and str(_TOOLS_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = str(_TOOLS_BIN) + os.pathsep + os.environ.get("PATH", "")
+
 
 def shared_dir() -> Path:
     """The read-only shared/ folder beside the repository (CRD schemas live there)."""
