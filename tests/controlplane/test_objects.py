@@ -160,7 +160,8 @@ def test_crd_cel_rules_run_on_the_server(cp_api, platform_manifests):
 def test_strict_field_validation_reports_unknown_fields(cp_api, built):
     """Negative control for the apply tests above: an unknown field is an error that names its path.
     Seen on v1.32.11: server-side apply refuses it with HTTP 500 'failed to create typed patch object
-    ... field not declared in schema'; a create with fieldValidation=Strict with HTTP 422 'unknown field'."""
+    ... field not declared in schema'; a create with fieldValidation=Strict with HTTP 400 'strict decoding
+    error: unknown field'."""
     deployment = copy.deepcopy(next(o for o in built["overlays/prod"] if o["kind"] == "Deployment"))
     deployment["spec"]["template"]["spec"]["containers"][0]["resourcez"] = {}
     status, body, _ = cp_api.apply(deployment, dry_run=True)
@@ -168,5 +169,5 @@ def test_strict_field_validation_reports_unknown_fields(cp_api, built):
     assert '.spec.template.spec.containers[name="api"].resourcez: field not declared in schema' in body["message"], body["message"]
     deployment["metadata"]["name"] = "strict-probe"
     status, body, _ = cp_api.create(deployment, dry_run=True)
-    assert status == 422, (status, body)
-    assert 'unknown field "spec.template.spec.containers[0].resourcez"' in body["message"], body["message"]
+    assert status == 400, (status, body.get("message"))
+    assert 'strict decoding error: unknown field "spec.template.spec.containers[0].resourcez"' in body["message"], body["message"]
