@@ -174,7 +174,11 @@ TRAEFIK = (
 )
 
 # ---------------------------------------------------------------- Argo CD 7.8.28
+
+
 def _argo(component: str) -> Image:
+    """Every Argo CD component (named for readability) takes the global image."""
+    del component
     return _img("{repository}:{tag}", repository="global.image.repository", tag="global.image.tag")
 
 
@@ -226,6 +230,8 @@ CNPG = (
 )
 
 # ---------------------------------------------------------------- Kyverno chart 3.6.1
+
+
 def _kyv(registry: Path, repository: Path, tag: Path) -> Image:
     image = registry.rsplit(".", 1)[0]
     return _img("{registry}/{repository}:{tag}", {"tag": "v1.16.1"},
@@ -298,7 +304,7 @@ def lgtm_subchart_values(alias: str, defaults_of: Callable[[str], dict], umbrell
     def section(doc: dict, key: str) -> dict:
         return (doc or {}).get(key) or {}
 
-    _, parent = LGTM_SUBCHARTS[alias]
+    parent = LGTM_SUBCHARTS[alias][1]
     if parent is None:
         layers = [defaults_of(alias), section(umbrella_defaults, alias), section(ours, alias)]
         globals_ = merge(section(umbrella_defaults, "global"), section(ours, "global"))

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from . import chartmodel, conftest
+from . import conftest
 
 # K3s v1.32 packaged components (not values of ours). Sources: docs.k3s.io "Resource Profiling"
 # (K3s server with a workload, Kine/SQLite: 6 % of a core, 1596 M), and the manifests K3s ships
@@ -186,7 +186,8 @@ def budget_table() -> str:
     lines.append("| **total** | %d pods | | **%s** | **%s** | %s | %s | limits: '-' = none (not counted) |" % (
         sum(r.replicas for r in rows), _fmt_cpu(t["cpu_req"]), _fmt_mem(t["mem_req"]), _fmt_cpu(t["cpu_lim"]),
         _fmt_mem(t["mem_lim"])))
-    lines.append("| **budget** | 75 %% of the node (%s CPU, %s memory: preflight minimum of inventories/prod) | | %s | %s | | | %d %% / %d %% of the budget used |" % (
+    lines.append(("| **budget** | 75 %% of the node (%s CPU, %s memory: preflight minimum of inventories/prod) | | %s | %s "
+                  "| | | %d %% / %d %% of the budget used |") % (
         _fmt_cpu(t["cpu_cap"]), _fmt_mem(t["mem_cap"]), _fmt_cpu(t["cpu_budget"]), _fmt_mem(t["mem_budget"]),
         round(100 * t["cpu_req"] / t["cpu_budget"]), round(100 * t["mem_req"] / t["mem_budget"])))
     return "\n".join(lines)

@@ -51,7 +51,7 @@ def ours_for(chart: str, component: Component) -> dict:
     ours = conftest.our_values(chart)
     if chart != "monitoring":
         return ours
-    _, parent = chartmodel.LGTM_SUBCHARTS[component.chart]
+    parent = chartmodel.LGTM_SUBCHARTS[component.chart][1]
     if parent:
         return (ours.get(parent) or {}).get(component.chart) or {}
     return ours.get(component.chart) or {}

@@ -90,7 +90,7 @@ def _is_declared(defaults: Dict[str, Any], path: str) -> bool:
 def test_every_key_we_set_is_read_by_the_chart(chart):
     defaults = declared(chart)
     unknown: List[str] = []
-    for path, _ in leaves(conftest.our_values(chart)):
+    for path in (leaf[0] for leaf in leaves(conftest.our_values(chart))):
         if path.startswith(FREE_FORM[chart]) or (chart == "monitoring" and path.startswith(NO_SHARED_DEFAULTS)):
             continue
         if not _is_declared(defaults, path):
