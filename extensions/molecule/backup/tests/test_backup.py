@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -21,11 +22,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[4]
-CONTAINER = "pp-backup-pg17"
+# The scenario's container; PP_BACKUP_CONTAINER points the tests at another container prepared with this
+# scenario's prepare.yml and converge.yml (a quicker loop while developing).
+CONTAINER = os.environ.get("PP_BACKUP_CONTAINER", "pp-backup-pg17")
 PREFIX = ["podman", "exec", "-i", "-u", "postgres", CONTAINER]
 ENV_NAME = "molecule"
 CLUSTER = "api-db"
 FORMAT = "parametric_portal.infra.db_backup/v1"
+APP_PASSWORD = "backup-test-app-password"  # converge.yml's backup_test_password
 
 
 def _collections_path():
@@ -126,6 +130,7 @@ def first_backup(backup_dir):
     """Seed earlier backups and foreign files, then run the backup playbook once (keep_last=1, keep_days=30)."""
     dest = backup_dir / ENV_NAME / CLUSTER
     dest.mkdir(parents=True)
+    dest_mode = stat.S_IMODE(dest.stat().st_mode)
     seeded = {
         "old": [seed_backup(dest, "appdb", stamp(d)) for d in (40, 50, 60)],
         "recent": [seed_backup(dest, "appdb", stamp(d)) for d in (1, 2)],
@@ -136,7 +141,7 @@ def first_backup(backup_dir):
         (dest / name).write_text(text)
     users = psql("SELECT count(*) FROM users", "appdb")
     result = run_playbook("backup_db.yml", backup_dir, {"db_backup_keep_last": 1, "db_backup_keep_days": 30})
-    return {"dest": dest, "seeded": seeded, "result": result, "users": int(users)}
+    return {"dest": dest, "seeded": seeded, "result": result, "users": int(users), "dest_mode": dest_mode}
 
 
 def test_backup_playbook_succeeds(first_backup):
@@ -147,7 +152,9 @@ def test_backup_playbook_succeeds(first_backup):
 
 def test_dump_files_checksum_and_manifest(first_backup):
     dest = first_backup["dest"]
-    assert oct(dest.stat().st_mode & 0o777) == "0o700"
+    # The fixture made dest to seed earlier backups: the dump leaves an existing directory as it is
+    # (test_a_shared_backup_dir_keeps_its_mode checks the 0700 of directories the dump creates).
+    assert oct(dest.stat().st_mode & 0o777) == oct(first_backup["dest_mode"])
     for database in ("appdb", "shopdb"):
         manifest = newest_manifest(dest, database)
         base = "%s-%s" % (database, manifest["stamp"])
@@ -215,47 +222,66 @@ def test_wrong_credentials_fail_clearly_and_write_nothing(first_backup, backup_d
     assert snapshot(first_backup["dest"]) == before
 
 
-def _wait_for_partial(dest, proc, timeout=300):
+# A held exec link (test tool, not a double of anything we ship): the exec prefix of the interrupted-dump
+# tests. Other commands go straight to `podman exec`; for pg_dump it passes GATE_BYTES of the archive and
+# then holds the rest back, so the dump cannot finish before the test interrupts it (however fast the
+# machine), and writes its PID to a file when it starts holding.
+GATE_BYTES = 3 * 2 ** 20  # three of the module's 1 MiB read blocks
+GATE = r"""
+import os, subprocess, sys, time
+container, limit, holding = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+cmd = ["podman", "exec", "-i", "-u", "postgres", container] + sys.argv[4:]
+if "pg_dump" not in sys.argv[4:] or "-Fc" not in sys.argv[4:]:
+    os.execvp("podman", cmd)
+child = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+sent = 0
+while sent < limit:
+    block = child.stdout.read(min(65536, limit - sent))
+    if not block:
+        sys.exit("the dump ended after %d bytes, before the gate" % sent)
+    sys.stdout.buffer.write(block)
+    sent += len(block)
+sys.stdout.buffer.flush()
+with open(holding + ".tmp", "w") as handle:
+    handle.write(str(os.getpid()))
+os.rename(holding + ".tmp", holding)
+while True:
+    time.sleep(3600)
+"""
+
+
+def _wait_for(condition, proc, what, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        partial = [p for p in dest.glob(".bigdb-*.dump.partial") if p.stat().st_size > 0]
-        if partial:
-            return partial[0]
+        if condition():
+            return
         if proc.poll() is not None:
-            pytest.fail("the playbook ended before a partial dump was seen:\n" + proc.stdout.read()[-3000:])
-        time.sleep(0.02)
-    pytest.fail("no partial dump appeared within %d s" % timeout)
-
-
-def _exec_client_pids():
-    """PIDs of this machine's `podman exec ... pg_dump -Fc` client processes (the stream from the 'pod')."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"podman") and b"pg_dump" in argv and b"-Fc" in argv and CONTAINER.encode() in argv:
-            pids.append(int(entry.name))
-    return pids
+            pytest.fail("the playbook ended before %s:\n%s" % (what, proc.stdout.read()[-3000:]))
+        time.sleep(0.05)
+    pytest.fail("%s did not happen within %d s" % (what, timeout))
 
 
 @pytest.mark.parametrize("how", ["stream-broken", "playbook-terminated"])
-def test_interrupted_dump_leaves_no_partial_file(first_backup, backup_dir, how):
+def test_interrupted_dump_leaves_no_partial_file(first_backup, backup_dir, tmp_path, how):
     dest = first_backup["dest"]
     before = snapshot(dest)
-    proc = run_playbook("backup_db.yml", backup_dir, {"db_backup_databases": ["bigdb"], "db_backup_exclude_databases": [],
-                                                      "db_backup_retention_enabled": False}, popen=True)
+    gate, holding = tmp_path / "gate.py", tmp_path / "holding"
+    gate.write_text(GATE)
+    proc = run_playbook("backup_db.yml", backup_dir, {
+        "db_backup_exec_prefix": [sys.executable, str(gate), CONTAINER, str(GATE_BYTES), str(holding)],
+        "db_backup_databases": ["bigdb"], "db_backup_exclude_databases": [], "db_backup_retention_enabled": False},
+        popen=True)
     try:
-        partial = _wait_for_partial(dest, proc)
+        _wait_for(holding.exists, proc, "the gate held the dump")
+
+        def partial_size():
+            found = [p.stat().st_size for p in dest.glob(".bigdb-*.dump.partial")]
+            return found[0] if found else None
+        _wait_for(lambda: partial_size() == GATE_BYTES, proc, "a partial file of %d bytes" % GATE_BYTES)
+        partial = next(dest.glob(".bigdb-*.dump.partial"))
         if how == "stream-broken":
-            # The connection to the pod dies mid-way (kubectl exec lost): kill the exec client.
-            pids = _exec_client_pids()
-            assert pids, "no podman exec client for pg_dump found"
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
+            # The connection to the pod dies mid-way (kubectl exec lost): the exec link is killed.
+            os.kill(int(holding.read_text()), signal.SIGKILL)
         else:
             # The operator presses Ctrl-C / CI cancels the job: SIGTERM to the whole playbook process group.
             os.killpg(proc.pid, signal.SIGTERM)
@@ -286,22 +312,55 @@ def test_restore_without_confirmation_changes_nothing(first_backup, backup_dir):
     assert psql("SELECT count(*) FROM users", "appdb") == before_rows
 
 
-def test_restore_refuses_a_wrong_checksum(first_backup, backup_dir, tmp_path):
+def _copy_backup(first_backup, tmp_path, env_name):
     manifest = newest_manifest(first_backup["dest"], "appdb")
     base = "appdb-%s" % manifest["stamp"]
-    corrupt = tmp_path / "corrupt" / CLUSTER
-    corrupt.mkdir(parents=True)
+    copy = tmp_path / env_name / CLUSTER
+    copy.mkdir(parents=True)
     for name in files_of(first_backup["dest"], base):
-        (corrupt / name).write_bytes((first_backup["dest"] / name).read_bytes())
-    dump = corrupt / (base + ".dump")
+        (copy / name).write_bytes((first_backup["dest"] / name).read_bytes())
+    return copy, base
+
+
+def test_restore_drops_what_it_restored_when_the_streamed_checksum_differs(first_backup, tmp_path):
+    """The archive is hashed while it streams into pg_restore (no second read): a flipped byte is found at the
+    end, and the new database is dropped again; the target is untouched."""
+    copy, base = _copy_backup(first_backup, tmp_path, "corrupt")
+    dump = copy / (base + ".dump")
     data = bytearray(dump.read_bytes())
     data[len(data) // 2] ^= 0xFF
     dump.write_bytes(bytes(data))
     before_dbs = databases()
+    before_rows = psql("SELECT count(*) FROM users", "appdb")
     result = run_playbook("restore_db.yml", tmp_path, {"infra_environment": "corrupt"},
                           args=["-e", "restore_database=appdb", "-e", "restore_confirm=appdb"])
     assert result.returncode != 0
-    assert "checksum mismatch" in result.stdout and "refusing to restore" in result.stdout
+    assert "checksum mismatch for %s: the streamed archive has %s, the manifest says %s" % (
+        dump, hashlib.sha256(bytes(data)).hexdigest(), sha256(first_backup["dest"] / (base + ".dump"))) in result.stdout
+    assert "was dropped again, nothing else was changed" in result.stdout
+    assert databases() == before_dbs and psql("SELECT count(*) FROM users", "appdb") == before_rows
+
+
+def test_restore_refuses_before_anything_when_the_sha256_file_disagrees(first_backup, tmp_path):
+    copy, base = _copy_backup(first_backup, tmp_path, "sidefile")
+    (copy / (base + ".dump.sha256")).write_text("%s  %s.dump\n" % ("0" * 64, base))
+    before_dbs = databases()
+    result = run_playbook("restore_db.yml", tmp_path, {"infra_environment": "sidefile"},
+                          args=["-e", "restore_database=appdb", "-e", "restore_mode=drill"])
+    assert result.returncode != 0
+    assert ".sha256 file says %s; refusing to restore" % ("0" * 64) in result.stdout
+    assert databases() == before_dbs
+
+
+def test_restore_refuses_without_room_on_the_data_volume(first_backup, backup_dir):
+    """Both modes write a full copy on the server's volume (the production primary's): measured first."""
+    before_dbs = databases()
+    result = run_playbook("restore_db.yml", backup_dir, {"db_backup_restore_min_free_percent": 99},
+                          args=["-e", "restore_database=appdb", "-e", "restore_mode=drill"])
+    assert result.returncode != 0
+    data_dir = psql("SHOW data_directory")
+    assert "not enough free space on the PostgreSQL data volume (%s)" % data_dir in result.stdout, result.stdout[-3000:]
+    assert "(current size of database appdb) and 99 % of the volume must stay free; nothing was created" in result.stdout
     assert databases() == before_dbs
 
 
@@ -345,3 +404,94 @@ def test_drill_reports_differing_row_counts(first_backup, backup_dir):
         assert databases() == before_dbs
     finally:
         psql("DELETE FROM orders WHERE id > 300", "shopdb")
+
+
+# ---- connection, directories, names ---------------------------------------------------------------
+
+def test_password_login_over_tcp(first_backup, tmp_path):
+    """A client command that really takes the password: pg_dump as role app over 127.0.0.1 (scram), the
+    password sent on stdin through the exec prefix. The wrong-password case is the test above."""
+    result = run_playbook("backup_db.yml", tmp_path, {
+        "db_backup_pg_host": "127.0.0.1", "db_backup_pg_user": "app", "db_backup_pg_password": APP_PASSWORD,
+        "db_backup_databases": ["appdb"], "db_backup_retention_enabled": False})
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert APP_PASSWORD not in result.stdout
+    manifest = newest_manifest(tmp_path / ENV_NAME / CLUSTER, "appdb")
+    assert manifest["dump"]["size"] > 0 and manifest["verified"]["toc_entries"] > 3
+
+
+def test_a_shared_backup_dir_keeps_its_mode(tmp_path):
+    """db_backup_dir may be a shared directory like /tmp (1777): only what the dump creates becomes 0700."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    result = run_playbook("backup_db.yml", shared, {"db_backup_databases": ["shopdb"], "db_backup_retention_enabled": False})
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert oct(stat.S_IMODE(shared.stat().st_mode)) == "0o1777"
+    for created in (shared / ENV_NAME, shared / ENV_NAME / CLUSTER):
+        assert oct(stat.S_IMODE(created.stat().st_mode)) == "0o700", created
+
+
+LONG_DB = "orders_archive_" + "x" * 40 + "_2026_q4"  # 63 characters, PostgreSQL's limit
+
+
+def test_restore_and_drill_of_a_database_with_a_63_character_name(tmp_path):
+    assert len(LONG_DB) == 63
+    psql('CREATE DATABASE "%s" OWNER app' % LONG_DB)
+    try:
+        psql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 42); ALTER TABLE t OWNER TO app",
+             LONG_DB)
+        result = run_playbook("backup_db.yml", tmp_path, {"db_backup_databases": [LONG_DB], "db_backup_retention_enabled": False})
+        assert result.returncode == 0, result.stdout[-4000:]
+        result = run_playbook("restore_db.yml", tmp_path, args=["-e", "restore_database=" + LONG_DB, "-e", "restore_mode=drill"])
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert "1 tables / 42 rows restored, source has 1 / 42" in result.stdout
+        before = databases()
+        result = run_playbook("restore_db.yml", tmp_path, args=["-e", "restore_database=" + LONG_DB, "-e", "restore_confirm=" + LONG_DB])
+        assert result.returncode == 0, result.stdout[-4000:]
+        kept = databases() - before
+        assert len(kept) == 1 and len(next(iter(kept))) <= 63, kept
+        previous = next(iter(kept))
+        assert previous.startswith(LONG_DB[:34] + "_pre_restore_"), previous
+        assert psql("SELECT count(*) FROM t", LONG_DB) == "42"
+        assert "The previous database is kept as %s" % previous in result.stdout
+    finally:
+        for name in databases():
+            if name.startswith(LONG_DB[:34]):
+                psql('DROP DATABASE "%s" WITH (FORCE)' % name)
+
+
+# ---- the production exec path: kubectl exec into the Cluster's primary ----------------------------
+# No API server here yet: the Cluster object comes through the role's seam db_backup_seam_cluster
+# (hand-written, tests/fixtures/backup/representative), and `kubectl` is a TEST DOUBLE that records its
+# argv and runs the command in this scenario's PostgreSQL container. What is checked is the argv the role
+# builds for kubectl; the backup itself runs for real.
+KUBECTL = r"""#!%(python)s
+import json, os, sys
+with open(%(log)r, "a") as handle:
+    handle.write(json.dumps(sys.argv[1:]) + "\n")
+args = sys.argv[1:]
+os.execvp("podman", ["podman", "exec", "-i", "-u", "postgres", %(container)r] + args[args.index("--") + 1:])
+"""
+
+
+def test_kubectl_exec_argv_for_the_clusters_primary(tmp_path):
+    log = tmp_path / "kubectl-argv.jsonl"
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(KUBECTL % {"python": sys.executable, "log": str(log), "container": CONTAINER})
+    kubectl.chmod(0o755)
+    cluster = json.loads((REPO / "tests" / "fixtures" / "backup" / "representative" / "cluster-barman-object-store.json").read_text())
+    result = run_playbook("backup_db.yml", tmp_path / "backups", {
+        "db_backup_exec_prefix": [], "db_backup_kubectl": str(kubectl), "db_backup_seam_cluster": cluster,
+        "db_backup_kubeconfig": "~/.kube/pp-test.yaml", "db_backup_kube_context": "pp-test",
+        "db_backup_namespace": "parametric-portal", "db_backup_cluster": "api-db", "db_backup_method": "dump",
+        "db_backup_databases": ["shopdb"], "db_backup_retention_enabled": False})
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "SEAM: db_backup_seam_cluster is set" in result.stdout
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    prefix = ["--kubeconfig", os.path.expanduser("~/.kube/pp-test.yaml"), "--context", "pp-test",
+              "exec", "-i", "-n", "parametric-portal", "api-db-1", "-c", "postgres", "--", "sh", "-c"]
+    assert calls and all(call[:len(prefix)] == prefix for call in calls), calls
+    clients = [call[len(prefix) + 2] for call in calls]  # after the wrapper script and its $0
+    assert clients == ["psql", "pg_dump", "pg_dump", "pg_restore"], clients  # probe, --version, dump, --list
+    assert calls[2][len(prefix) + 2:] == ["pg_dump", "-w", "-Fc", "-U", "postgres", "-d", "shopdb"]
