@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # podman/runc/debootstrap: the systemd test hosts; openssh-client/sshpass: SSH login tests;
 # nginx-light/openssh-server/openssl/nftables: local endpoints for the verify.yml tests (started by
-# the tests themselves on loopback addresses, never as system services).
+# the tests themselves on loopback addresses, never as system services). nix-bin: parses and evaluates
+# flake.nix offline (tests/unit/devshell; the dev shell itself needs the network to build).
 APT_PACKAGES=(podman runc debootstrap uidmap fuse-overlayfs make curl ca-certificates git
-              openssh-client sshpass postgresql-client nginx-light openssh-server openssl nftables)
+              openssh-client sshpass postgresql-client nginx-light openssh-server openssl nftables nix-bin)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

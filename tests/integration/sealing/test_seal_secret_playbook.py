@@ -246,3 +246,24 @@ def test_prompt_without_a_terminal_fails_clearly(env):
     assert proc.returncode != 0
     assert "No value was entered for ['DB_PASSWORD']: -e prompt needs an interactive terminal" in proc.stdout, proc.stdout[-3000:]
     assert sorted(p.name for p in (env["tree"] / "overlays" / "dev").rglob("*")) == before
+
+
+def test_mise_task_as_documented(env, tmp_path):
+    """`mise run seal-secret -- ...` (README, docs/sealing.md) with the real mise: values on the command line
+    are refused through the task too; a values file works."""
+    mise = REPO / ".tools" / "node_modules" / ".bin" / "mise"
+    assert mise.exists(), "mise not installed: run scripts/bootstrap-host.sh"
+    menv = dict(_env(), PP_ENV="dev", MISE_TRUSTED_CONFIG_PATHS=str(REPO / "mise.toml"), MISE_YES="1", NO_COLOR="1",
+                MISE_DATA_DIR=str(tmp_path / "mise-data"), MISE_STATE_DIR=str(tmp_path / "mise-state"),
+                MISE_CACHE_DIR=str(tmp_path / "mise-cache"))
+    common = ["-e", "@inventories/dev/group_vars/all/vault.yml.example", "-e", "seal_secret_gitops_root=%s" % env["tree"],
+              "-e", "seal_secret_cert=%s" % env["cert"], "-e", "app=api", "-e", "secret_name=mise"]
+    proc = subprocess.run([str(mise), "run", "seal-secret", "--", *common, "-e", '{"values": {"K": "pl41n-via-mise"}}'],
+                          cwd=REPO, env=menv, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0 and "is no longer accepted" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
+    proc = subprocess.run([str(mise), "run", "seal-secret", "--", *common,
+                           "-e", "values_file=%s" % values_file(tmp_path, {"K": "from-a-file-via-mise"})],
+                          cwd=REPO, env=menv, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    _obj, items = unseal(env["kp"], env["tree"] / "overlays" / "dev" / "secrets" / "api-mise.yaml")
+    assert items == {"K": b"from-a-file-via-mise"}
