@@ -306,17 +306,30 @@ def load_private_keys(pem_texts):
 # Fingerprints (plaintext-side idempotence without storing anything that reveals the plaintext)
 # --------------------------------------------------------------------------------------------
 
+def _length_prefixed(*fields):
+    return b"".join(struct.pack(">I", len(f)) + f for f in (x.encode("utf-8") for x in fields))
+
+
+class Fingerprinter(object):
+    """Keyed fingerprints of one SealedSecret's items: the HMAC state over the key, the context and
+    scope/namespace/name is computed once and copied per item."""
+
+    def __init__(self, fingerprint_key, scope, namespace, name):
+        if isinstance(fingerprint_key, str):
+            fingerprint_key = fingerprint_key.encode("utf-8")
+        self._state = hmac.new(fingerprint_key, _FINGERPRINT_CONTEXT + _length_prefixed(scope, namespace or "", name or ""),
+                               "sha256")
+
+    def __call__(self, item_key, plaintext):
+        mac = self._state.copy()
+        mac.update(_length_prefixed(item_key))
+        mac.update(plaintext)
+        return _FINGERPRINT_PREFIX + base64.b64encode(mac.digest()).decode("ascii")
+
+
 def fingerprint(fingerprint_key, scope, namespace, name, item_key, plaintext):
     """HMAC-SHA256(fingerprint_key, context || for scope, namespace, name, key: BE32(len) || bytes || plaintext)."""
-    if isinstance(fingerprint_key, str):
-        fingerprint_key = fingerprint_key.encode("utf-8")
-    parts = [_FINGERPRINT_CONTEXT]
-    for field in (scope, namespace or "", name or "", item_key):
-        data = field.encode("utf-8")
-        parts.append(struct.pack(">I", len(data)))
-        parts.append(data)
-    parts.append(plaintext)
-    return _FINGERPRINT_PREFIX + base64.b64encode(hmac.digest(fingerprint_key, b"".join(parts), "sha256")).decode("ascii")
+    return Fingerprinter(fingerprint_key, scope, namespace, name)(item_key, plaintext)
 
 
 def is_v1_fingerprint(value):
@@ -665,8 +678,9 @@ def seal(cert, request, existing=None, fingerprint_key=None, remove_keys=None, f
             fps.pop(key, None)
             removed.append(key)
     migrated = []
+    fingerprinter = Fingerprinter(fingerprint_key, request.scope, request.namespace, request.name) if fingerprint_key else None
     for key, plaintext in request.items.items():
-        fp = fingerprint(fingerprint_key, request.scope, request.namespace, request.name, key, plaintext) if fingerprint_key else None
+        fp = fingerprinter(key, plaintext) if fingerprinter else None
         if key in encrypted and fp is not None and not force and hmac.compare_digest(fps.get(key, ""), fp):
             unchanged.append(key)
             continue
