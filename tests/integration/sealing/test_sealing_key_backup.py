@@ -124,11 +124,20 @@ def test_backup_restore_cycle(setup):
         assert openssl_fingerprint(kp.cert_pem) in proc.stdout
     assert "Apply the key Secrets" not in proc.stdout
     assert "PRIVATE KEY" not in proc.stdout + proc.stderr
-    # wrong passphrase: fails, says nothing secret
+    # wrong passphrase: fails at the decryption with a message that says so, goes no further, says nothing secret
     proc = run("ansible-playbook", "-i", "inventories/dev", "playbooks/sealing_key_restore.yml",
                "-e", "sealing_key_backup_passphrase=wrong-passphrase", "-e", "sealing_key_restore_file=%s" % backup,
                "-e", "sealing_key_restore_decrypt_only=true")
-    assert proc.returncode != 0 and "PRIVATE KEY" not in proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert ("%s cannot be decrypted with sealing_key_backup_passphrase (vault id sealing-keys): the passphrase is wrong"
+            % backup) in proc.stdout, proc.stdout[-3000:]
+    assert "TASK [Check the backup holds sealing-key Secrets]" not in proc.stdout  # stopped at the decryption
+    assert "PRIVATE KEY" not in proc.stdout + proc.stderr and "wrong-passphrase" not in proc.stdout
+    # the same file and passphrase with the real ansible-vault CLI: refused the same way
+    wrong = setup["tmp"] / "wrong-pass"
+    wrong.write_text("wrong-passphrase\n")
+    view = run("ansible-vault", "view", "--vault-id", "sealing-keys@%s" % wrong, str(backup))
+    assert view.returncode != 0 and "Decryption failed" in view.stderr
 
 
 def test_backup_refuses_without_passphrase_or_keys(setup, tmp_path):
