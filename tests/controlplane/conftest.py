@@ -61,7 +61,7 @@ def install_crds(api: Api, crds_dir: Path) -> list:
     names = []
     for path in crd_files(crds_dir):
         for crd in load_docs(path):
-            status, body, _ = api.apply(crd)
+            status, body, _warnings = api.apply(crd)
             assert status in (200, 201), "%s: %s %s" % (path.name, status, body)
             names.append(crd["metadata"]["name"])
     for name in names:

@@ -80,7 +80,7 @@ class Api:
         return status, body, warnings(headers)
 
     def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
-        status, body, _ = self.cp.request("GET", self.path(api_version, kind, name, namespace))
+        status, body, _headers = self.cp.request("GET", self.path(api_version, kind, name, namespace))
         if status == 404:
             return None
         assert status == 200, (status, body)
@@ -90,17 +90,17 @@ class Api:
         res = self.resource(api_version, kind)
         path = self.path(api_version, kind, None, namespace if res.namespaced else None) if (namespace or not res.namespaced) \
             else ("/api/" if "/" not in api_version else "/apis/") + api_version + "/" + res.name
-        status, body, _ = self.cp.request("GET", path, query=urllib.parse.urlencode({"labelSelector": label_selector}) if label_selector else "")
+        status, body, _headers = self.cp.request("GET", path, query=urllib.parse.urlencode({"labelSelector": label_selector}) if label_selector else "")
         assert status == 200, (status, body)
         return body["items"]
 
     def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> int:
-        status, _, _ = self.cp.request("DELETE", self.path(api_version, kind, name, namespace))
+        status, _body, _headers = self.cp.request("DELETE", self.path(api_version, kind, name, namespace))
         return status
 
     def patch_status(self, api_version: str, kind: str, name: str, namespace: Optional[str], status_obj: Dict[str, Any]) -> Dict[str, Any]:
         """Set .status through the status subresource (merge patch) - what a controller would do."""
-        status, body, _ = self.cp.request(
+        status, body, _headers = self.cp.request(
             "PATCH", self.path(api_version, kind, name, namespace, "status"),
             body={"status": status_obj}, content_type="application/merge-patch+json")
         assert status == 200, (status, body)
@@ -133,12 +133,15 @@ def load_text_docs(text: str) -> List[Dict[str, Any]]:
     return [d for d in yaml.load_all(text, Loader=_LOADER) if d]
 
 
+def _version_key(path: Path) -> list:
+    return [int(x) if x.isdigit() else x for x in path.name.lstrip("v").split(".")]
+
+
 def crd_files(crds_dir: Path) -> List[Path]:
     """One version per project: the newest directory of each (for Traefik: v3.5.1, what K3s v1.32.11 bundles)."""
     files: List[Path] = []
     for project in sorted(p for p in crds_dir.iterdir() if p.is_dir()):
-        versions = sorted((v for v in project.iterdir() if v.is_dir()), key=lambda v: [int(x) if x.isdigit() else x
-                                                                                    for x in v.name.lstrip("v").split(".")])
+        versions = sorted((v for v in project.iterdir() if v.is_dir()), key=_version_key)
         files += sorted(versions[-1].glob("*.yaml"))
     return files
 

@@ -242,7 +242,7 @@ def args_to_flags(entries: List[str]) -> Dict[str, str]:
     """K3s' `kube-apiserver-arg: ["key=value", ...]` -> {"--key": "value"} (K3s passes them the same way)."""
     flags = {}
     for entry in entries:
-        key, _, value = entry.partition("=")
+        key, _sep, value = entry.partition("=")
         flags["--" + key.lstrip("-")] = value
     return flags
 
@@ -541,7 +541,7 @@ class ControlPlane:
             return err.code, payload, dict(err.headers)
 
     def get(self, path: str) -> tuple:
-        status, body, _ = self.request("GET", path)
+        status, body, _headers = self.request("GET", path)
         return status, body
 
     def etcd_raw(self, key: str) -> Optional[bytes]:
@@ -617,8 +617,9 @@ def sealed_secrets_workload(port: int, namespace: str = "kube-system", fullname:
          "spec": {"replicas": 1, "selector": {"matchLabels": dict(SEALED_SECRETS_LABELS)},
                   "template": {"metadata": {"labels": dict(SEALED_SECRETS_LABELS, **{"parametric-portal.test/pod": "deployment"})},
                                "spec": pod_spec}}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": fullname + "-host-process", "namespace": namespace,
-                                                        "labels": dict(SEALED_SECRETS_LABELS, **{"parametric-portal.test/pod": "host-process"})},
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": fullname + "-host-process", "namespace": namespace,
+                      "labels": dict(SEALED_SECRETS_LABELS, **{"parametric-portal.test/pod": "host-process"})},
          "spec": host_pod_spec},
     ]
 
@@ -644,7 +645,7 @@ class SealedSecretsController:
         self.address = host_address()
         self.port = free_port_on(self.address)
         for obj in sealed_secrets_rbac(self.namespace, self.fullname) + sealed_secrets_workload(self.port, self.namespace, self.fullname):
-            status, body, _ = api.apply(obj)
+            status, body, _warnings = api.apply(obj)
             assert status in (200, 201), (obj["kind"], status, body)
         pod = self.fullname + "-host-process"
         # The status a kubelet would report for the pod: this test sets it (no kubelet runs here).
@@ -655,7 +656,7 @@ class SealedSecretsController:
     def service_account_files(self) -> Path:
         sa_dir = self.workdir / "serviceaccount"
         sa_dir.mkdir(parents=True, exist_ok=True)
-        status, body, _ = self.cp.request(
+        status, body, _headers = self.cp.request(
             "POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (self.namespace, self.fullname),
             body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 7200}})
         assert status == 201, (status, body)

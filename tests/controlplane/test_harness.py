@@ -64,7 +64,7 @@ def test_admission_plugins_of_the_role_are_loaded(control_plane):
 def test_secrets_are_encrypted_in_etcd(control_plane, cp_api):
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cp-encryption-probe", "namespace": "default"},
               "stringData": {"probe": "plaintext-that-must-not-be-in-etcd"}}
-    status, body, _ = cp_api.apply(secret)
+    status, body, _warnings = cp_api.apply(secret)
     assert status in (200, 201), body
     raw = control_plane.etcd_raw("/registry/secrets/default/cp-encryption-probe")
     assert raw is not None

@@ -38,7 +38,7 @@ def built(kustomize_bin):
 
 def ensure_namespace(api, name, labels=None):
     if api.get("v1", "Namespace", name) is None:
-        status, body, _ = api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, **({"labels": labels} if labels else {})}})
+        status, body, _warnings = api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, **({"labels": labels} if labels else {})}})
         assert status in (200, 201), body
 
 
@@ -126,7 +126,7 @@ def test_pod_security_rejects_a_non_compliant_pod(cp_api, built):
     namespace = next(o for o in built["overlays/prod"] if o["kind"] == "Namespace")["metadata"]["name"]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "psa-negative", "namespace": namespace},
            "spec": {"containers": [{"name": "c", "image": "example.invalid/x:1", "securityContext": {"privileged": True}}]}}
-    status, body, _ = cp_api.create(pod, dry_run=True)
+    status, body, _warnings = cp_api.create(pod, dry_run=True)
     assert status == 403, (status, body)
     assert 'violates PodSecurity "restricted:latest"' in body["message"], body["message"]
     assert "privileged" in body["message"]
@@ -138,10 +138,10 @@ def test_unlabelled_namespace_gets_restricted_from_the_admission_defaults(cp_api
     ensure_namespace(cp_api, "cp-psa-unlabelled")
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "psa-default", "namespace": "cp-psa-unlabelled"},
            "spec": {"containers": [{"name": "c", "image": "example.invalid/x:1"}]}}
-    status, body, _ = cp_api.create(pod, dry_run=True)
+    status, body, _warnings = cp_api.create(pod, dry_run=True)
     assert status == 403 and "restricted:latest" in body["message"], (status, body)
     pod["metadata"]["namespace"] = "kube-system"
-    status, body, _ = cp_api.create(pod, dry_run=True)
+    status, body, _warnings = cp_api.create(pod, dry_run=True)
     assert status == 201, (status, body)
 
 
@@ -152,7 +152,7 @@ def test_crd_cel_rules_run_on_the_server(cp_api, platform_manifests):
     broken = copy.deepcopy(cluster)
     broken["spec"]["imageName"] = "ghcr.io/cloudnative-pg/postgresql:17"
     broken["spec"]["imageCatalogRef"] = {"apiGroup": "postgresql.cnpg.io", "kind": "ImageCatalog", "name": "x", "major": 17}
-    status, body, _ = cp_api.apply(broken, dry_run=True)
+    status, body, _warnings = cp_api.apply(broken, dry_run=True)
     assert status == 422, (status, body)
     assert "imageName" in body["message"] and "imageCatalogRef" in body["message"], body["message"]
 
@@ -164,10 +164,10 @@ def test_strict_field_validation_reports_unknown_fields(cp_api, built):
     error: unknown field'."""
     deployment = copy.deepcopy(next(o for o in built["overlays/prod"] if o["kind"] == "Deployment"))
     deployment["spec"]["template"]["spec"]["containers"][0]["resourcez"] = {}
-    status, body, _ = cp_api.apply(deployment, dry_run=True)
+    status, body, _warnings = cp_api.apply(deployment, dry_run=True)
     assert status == 500, (status, body)
     assert '.spec.template.spec.containers[name="api"].resourcez: field not declared in schema' in body["message"], body["message"]
     deployment["metadata"]["name"] = "strict-probe"
-    status, body, _ = cp_api.create(deployment, dry_run=True)
+    status, body, _warnings = cp_api.create(deployment, dry_run=True)
     assert status == 400, (status, body.get("message"))
     assert 'strict decoding error: unknown field "spec.template.spec.containers[0].resourcez"' in body["message"], body["message"]

@@ -151,7 +151,7 @@ def test_restore_removes_a_private_key_left_by_an_earlier_client_side_apply(back
     old = {"apiVersion": "v1", "kind": "Secret", "type": live["type"], "data": live["data"],
            "metadata": {"name": live["metadata"]["name"], "namespace": "kube-system", "labels": live["metadata"]["labels"]}}
     old["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(old)}  # exactly what client-side apply stores
-    status, body, _ = api.create(old)
+    status, body, _warnings = api.create(old)
     assert status == 201, body
     assert "PRIVATE KEY" in base64.b64decode(json.loads(api.get("v1", "Secret", old["metadata"]["name"], "kube-system")
                                                         ["metadata"]["annotations"][LAST_APPLIED])["data"]["tls.key"]).decode()
