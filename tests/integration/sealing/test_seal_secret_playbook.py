@@ -261,8 +261,8 @@ def test_mise_task_as_documented(env, tmp_path):
     proc = subprocess.run([str(mise), "run", "seal-secret", "--", *common, "-e", '{"values": {"K": "pl41n-via-mise"}}'],
                           cwd=REPO, env=menv, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode != 0 and "is no longer accepted" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
-    proc = subprocess.run([str(mise), "run", "seal-secret", "--", *common,
-                           "-e", "values_file=%s" % values_file(tmp_path, {"K": "from-a-file-via-mise"})],
+    relative = os.path.relpath(values_file(tmp_path, {"K": "from-a-file-via-mise"}), REPO)  # relative to where mise runs
+    proc = subprocess.run([str(mise), "run", "seal-secret", "--", *common, "-e", "values_file=%s" % relative],
                           cwd=REPO, env=menv, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     _obj, items = unseal(env["kp"], env["tree"] / "overlays" / "dev" / "secrets" / "api-mise.yaml")
