@@ -53,7 +53,7 @@ def _platform() -> str:
         "domain": value(variables["infra_domain"]),
         "namespace": "parametric-portal",
         "traefik": {"cert_resolver": value(variables["traefik_acme_resolver"])},
-        "argocd": {"namespace": value(variables["argocd_namespace"]), "project": value(variables["argocd_project"]),
+        "argocd": {"namespace": value(variables["argocd_namespace"]), "project": value(variables["argocd_platform_project"]),
                    "repo_url": value(variables["argocd_repo_url"]), "revision": value(variables["argocd_repo_revision"])},
         "cnpg": {"cluster_name": value(variables["cnpg_cluster_name"]),
                  "operator_namespace": value(variables["cnpg_operator_namespace"])},
@@ -74,6 +74,7 @@ def _platform() -> str:
             "grafana_domain": value(variables["monitoring_grafana_domain"]),
             "grafana_service": value(variables["__monitoring_lgtm_release"]) + "-grafana",
             "grafana_port": value(variables["monitoring_lgtm_chart_values"])["grafana"]["service"]["port"],
+            "grafana_allowed_cidrs": value(variables["monitoring_grafana_allowed_cidrs"]),
             "dashboards": {p.stem: json.loads(p.read_text()) for p in sorted((files / "monitoring/files/dashboards").glob("*.json"))},
         },
     }

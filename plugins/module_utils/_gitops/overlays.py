@@ -5,7 +5,9 @@
 
 PRIVATE to parametric_portal.infra. An overlay sets the environment's namespace, image tag, replicas
 or HPAs, limits, log level, and removes every Traefik object where the environment has no ingress
-(or only the rate limits where it has no rate limiting).
+(or only the rate limits where it has no rate limiting). It also removes base/'s Namespace: each
+cluster's bootstrap (the argocd role) creates its environments' namespaces, so the apps' Argo CD
+project may not create any cluster-scoped object.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def _without_rate_limits(apps: List[Dict[str, Any]], base_ns: str) -> List[Dict[
 def overlay_kustomization(env: Dict[str, Any], apps: List[Dict[str, Any]], extra: List[str], base_ns: str) -> dict:
     """The overlay's Kustomization: namespace, environment label, image tags, replicas and patches."""
     patches = [_deployment_patch(app, env, base_ns) for app in apps]
+    patches.append(_patch({"$patch": "delete", "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": base_ns}}))
     if not env["ingress"]:
         patches.extend(_without_ingress(apps, base_ns))
     elif not env["rate_limiting"]:

@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.parametric_portal.infra.plugins.module_utils._host_inputs import network_errors
 from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.apps import (
     TRAEFIK_API,
     host_rule,
@@ -23,6 +24,7 @@ from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.ap
 from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.checks import (
     DOMAIN_RE,
     NAME_RE,
+    ManifestError,
     as_dict,
     check_int,
     check_str,
@@ -48,7 +50,7 @@ PLATFORM_SPEC: Dict[str, Any] = {
     "cnpg": {"operator_namespace": "label", "cluster_name": "label"},
     "kyverno": dict(_CHART, namespace="label", policies=list, exceptions=list),
     "monitoring": dict(_CHART, namespace="label", grafana_domain="dns", grafana_service="label", grafana_port=int,
-                       dashboards=dict),
+                       grafana_allowed_cidrs=list, dashboards=dict),
 }
 DASHBOARD_PANEL_HEIGHT = 8
 DASHBOARD_PANEL_WIDTH = 12
@@ -159,14 +161,34 @@ def dashboard(board: Any, apps: List[Dict[str, Any]], where: str) -> dict:
     return dict(board, panels=panels)
 
 
+def grafana_allow_list(cidrs: Any) -> List[str]:
+    """The networks allowed to reach Grafana: at least one, none of them the whole Internet.
+
+    Grafana is published only behind this allow-list (Traefik ipAllowList, client addresses kept by the
+    traefik role's externalTrafficPolicy Local); its own login is the second barrier.
+    """
+    field = "platform.monitoring.grafana_allowed_cidrs (monitoring_grafana_allowed_cidrs)"
+    if not isinstance(cidrs, list) or not cidrs:
+        fail(field, "must list the networks allowed to reach Grafana (e.g. [203.0.113.0/24]); Grafana is never "
+                    "published to the whole Internet")
+    errors = network_errors({field: cidrs}, allow_any=False)
+    if errors:
+        raise ManifestError("; ".join(errors))
+    return [str(c).strip() for c in cidrs]
+
+
 def _grafana_ingress(platform: Dict[str, Any]) -> List[dict]:
     mon = platform["monitoring"]
+    ns, labels = mon["namespace"], dict(PART_OF_LABELS)
+    allow = {"apiVersion": TRAEFIK_API, "kind": "Middleware", "metadata": meta("grafana-allowlist", ns, labels),
+             "spec": {"ipAllowList": {"sourceRange": grafana_allow_list(mon["grafana_allowed_cidrs"])}}}
     return [
-        security_headers("grafana-security-headers", mon["namespace"], GRAFANA_CSP, dict(PART_OF_LABELS)),
-        {"apiVersion": TRAEFIK_API, "kind": "IngressRoute", "metadata": meta("grafana", mon["namespace"], dict(PART_OF_LABELS)),
+        allow,
+        security_headers("grafana-security-headers", ns, GRAFANA_CSP, labels),
+        {"apiVersion": TRAEFIK_API, "kind": "IngressRoute", "metadata": meta("grafana", ns, labels),
          "spec": {"entryPoints": ["websecure"],
                   "routes": [{"kind": "Rule", "match": host_rule([mon["grafana_domain"]]),
-                              "middlewares": [{"name": "grafana-security-headers"}],
+                              "middlewares": [{"name": "grafana-allowlist"}, {"name": "grafana-security-headers"}],
                               "services": [{"name": mon["grafana_service"], "port": mon["grafana_port"]}]}],
                   "tls": {"certResolver": platform["traefik"]["cert_resolver"], "domains": [{"main": mon["grafana_domain"]}]}}},
     ]

@@ -113,7 +113,7 @@ def build_tree(apps: Any, environments: Any, platform: Any) -> Tree:
     _apps(tree, apps, envs, plat)
     _overlays(tree, apps, envs, plat)
     _platform(tree, apps, plat)
-    for name, docs in argocd_objects(plat, envs).items():
+    for name, docs in argocd_objects(plat).items():
         tree["argocd/" + name] = docs
     return dict(sorted(tree.items()))
 

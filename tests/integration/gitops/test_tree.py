@@ -76,7 +76,7 @@ def test_topology_matches_the_spec():
         "apps/api": {"deployment.yaml", "service.yaml", "ingressroute.yaml", "middleware.yaml", "kustomization.yaml"},
         "apps/icons": {"deployment.yaml", "service.yaml", "ingressroute.yaml", "middleware.yaml", "kustomization.yaml"},
         "overlays/dev": {"kustomization.yaml"},
-        "argocd": {"apps.yaml", "kyverno.yaml", "kyverno-policies.yaml", "monitoring.yaml", "monitoring-resources.yaml"},
+        "argocd": {"kyverno.yaml", "kyverno-policies.yaml", "monitoring.yaml", "monitoring-resources.yaml"},
     }
     for folder, files in expected.items():
         assert files <= {p.name for p in (TREE / folder).iterdir() if p.is_file()}, folder
@@ -126,7 +126,7 @@ def test_every_pod_template_is_restricted(builds):
 
 # ---- the spec's resource tables -----------------------------------------------------------
 BASE = [
-    ("Namespace", None, "parametric-portal"), ("TLSOption", "ns", "default"),
+    ("TLSOption", "ns", "default"),
     ("NetworkPolicy", "ns", "default-deny-all"), ("NetworkPolicy", "ns", "allow-traefik-ingress"),
     ("NetworkPolicy", "ns", "allow-api-egress"), ("NetworkPolicy", "ns", "allow-icons-egress"),
     ("NetworkPolicy", "ns", "allow-cnpg-operator"), ("PodDisruptionBudget", "ns", "api-pdb"),
@@ -180,14 +180,17 @@ def test_prod_has_every_spec_resource_with_numbers(builds):
     chain = [x["name"] for x in idx[("Middleware", ns, "api-middleware-chain")]["spec"]["chain"]["middlewares"]]
     assert "rate-limit-api" in chain and "api-security-headers" in chain
     assert "replicas" not in idx[("Deployment", ns, "api")]["spec"]  # HPA-managed
-    assert idx[("Namespace", None, ns)]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # base/namespace.yaml is the spec's; the overlays drop it because each cluster's bootstrap creates its
+    # environments' namespaces (the apps' Argo CD project may not create cluster-scoped objects).
+    assert not [d for d in builds["prod"] if d["kind"] == "Namespace"]
+    (namespace,) = [d for d in kustomize(TREE / "base") if d["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_dev_environment_column(builds):
     ns = "parametric-portal-dev"
     idx = _index(builds["dev"])
-    assert ("Namespace", None, ns) in idx
-    assert all(d["metadata"].get("namespace") in (None, ns) for d in builds["dev"])
+    assert all(d["metadata"].get("namespace") == ns for d in builds["dev"])  # nothing cluster-scoped
     assert not [d for d in builds["dev"] if d["kind"] in ("IngressRoute", "Middleware", "TLSOption", "TLSStore",
                                                           "HorizontalPodAutoscaler")]
     for name in ("api", "icons"):
@@ -224,9 +227,8 @@ def test_platform_and_argocd(validator):
     for path in (TREE / "argocd").glob("*.yaml"):
         for doc in ks.load_yaml_documents(str(path)):
             argo[path.name] = doc
-    gen = argo["apps.yaml"]["spec"]["generators"][0]["list"]["elements"]
-    assert gen == [{"env": "dev", "namespace": "parametric-portal-dev"}, {"env": "prod", "namespace": "parametric-portal"}]
-    assert argo["apps.yaml"]["spec"]["template"]["spec"]["source"]["path"] == "infrastructure/overlays/{{ .env }}"
+    assert all(doc["kind"] == "Application" and doc["spec"]["project"] == "parametric-portal-platform"
+               for doc in argo.values())  # no ApplicationSet, nothing in the unrestricted default project
     assert argo["kyverno.yaml"]["spec"]["source"]["targetRevision"] == "3.6.1"
     assert argo["kyverno.yaml"]["spec"]["source"]["helm"]["valuesObject"]["features"]["policyExceptions"] == {
         "enabled": True, "namespace": "kyverno"}

@@ -75,8 +75,14 @@ def test_cnpg_operator_runs_the_pinned_version(host):
 
 
 def test_root_application(host):
-    (app,) = _docs(host, "argocd-bootstrap.yaml")
-    assert app["kind"] == "Application" and app["metadata"]["namespace"] == "argocd"
+    docs = _docs(host, "argocd-bootstrap.yaml")
+    apps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Application"}
+    # the root Application and the one environment of this dev cluster (infra_environment: dev)
+    assert sorted(apps) == ["parametric-portal-dev", "platform"]
+    app = apps["platform"]
+    assert app["metadata"]["namespace"] == "argocd" and app["spec"]["project"] == "parametric-portal-bootstrap"
+    assert sorted(d["metadata"]["name"] for d in docs if d["kind"] == "AppProject") == [
+        "default", "parametric-portal-apps", "parametric-portal-bootstrap", "parametric-portal-platform"]
     assert app["spec"]["source"] == {
         "repoURL": "https://github.com/parametric-portal/infra.git",
         "targetRevision": "main",
