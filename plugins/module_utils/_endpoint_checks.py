@@ -24,6 +24,8 @@ import socket
 import ssl
 import warnings
 
+from ansible_collections.parametric_portal.infra.plugins.module_utils._readiness import application_status
+
 PASS = "PASS"
 FAIL = "FAIL"
 SKIP = "SKIP"
@@ -508,22 +510,20 @@ def evaluate_nodes(nodes, target="cluster"):
 
 
 def evaluate_argocd_apps(apps, target="argocd"):
-    """Pure: one row per Argo CD Application, PASS when sync Synced and health Healthy."""
+    """Pure: one row per Argo CD Application, PASS when it is ready.
+
+    The verdict and the detail come from the platform roles' readiness evaluator
+    (_readiness.application_status: Synced and Healthy, with the reasons when not), so verify.yml and
+    the roles' readiness waits can never disagree about an Application's health.
+    """
     if not apps:
         return [row("Argo CD app Synced/Healthy", target, FAIL, "no Application objects returned")]
     rows = []
     for app in sorted(apps, key=lambda a: ((a.get("metadata") or {}).get("namespace", ""), (a.get("metadata") or {}).get("name", ""))):
         meta = app.get("metadata") or {}
-        status = app.get("status") or {}
-        sync = (status.get("sync") or {}).get("status", "Unknown")
-        health = (status.get("health") or {}).get("status", "Unknown")
-        ok = sync == "Synced" and health == "Healthy"
-        detail = "sync=%s health=%s" % (sync, health)
-        message = (status.get("health") or {}).get("message")
-        if not ok and message:
-            detail += " (%s)" % message
+        status = application_status(app, meta.get("name", "?"))
         rows.append(row("Argo CD app Synced/Healthy", "%s/%s" % (meta.get("namespace", "?"), meta.get("name", "?")),
-                        PASS if ok else FAIL, detail))
+                        PASS if status["ready"] else FAIL, status["message"]))
     return rows
 
 

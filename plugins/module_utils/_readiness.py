@@ -4,11 +4,14 @@
 """Readiness evaluation of the platform bootstrap, from objects read off the Kubernetes API.
 
 PRIVATE to the parametric_portal.infra collection: this module is not a public API and may
-change at any time without notice. The platform_status module and the platform_readiness filter
-are thin wrappers around evaluate().
+change at any time without notice. The platform_status module (the one readiness path of the
+platform roles, with its bounded wait) and the platform_readiness filter are thin wrappers around
+evaluate() and wait(); verify.yml's Argo CD rows use application_status() too, so one evaluator
+decides an Application's health everywhere.
 
-Pure functions: they take the dicts that kubernetes.core.k8s_info returns (``resources``) and
-never talk to a cluster, so they are unit tested against API responses stored as JSON.
+The evaluators are pure: they take the dicts the Kubernetes API returns (``resources``) and never
+talk to a cluster, so they are unit tested against hand-written API objects stored as JSON.
+wait() polls a reader function it is given (the module passes one that reads the API).
 
 What "ready" means, per kind:
 
@@ -27,13 +30,16 @@ What "ready" means, per kind:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 READY = "ready"
 PENDING = "pending"
 FAILED = "failed"
 
 KINDS = ("HelmChart", "Application", "Cluster", "Job")
+API_VERSIONS = {"HelmChart": "helm.cattle.io/v1", "Application": "argoproj.io/v1alpha1",
+                "Cluster": "postgresql.cnpg.io/v1", "Job": "batch/v1"}
 
 CNPG_HEALTHY_PHASE = "Cluster in healthy state"
 
@@ -199,3 +205,37 @@ def evaluate(kind: str, names: Iterable[str], resources: Optional[Iterable[Any]]
         "pending": [c["message"] for c in not_ready],
         "msg": msg,
     }
+
+
+Reader = Callable[[], Tuple[List[dict], List[dict]]]
+
+
+def wait(read: Reader, kind: str, names: Iterable[str], timeout: float, sleep: float,
+         require_wal_archiving: bool = True, clock: Callable[[], float] = time.monotonic,
+         pause: Callable[[float], None] = time.sleep) -> dict:
+    """Poll ``read()`` -> (resources, jobs) until the report is done (ready or failed) or ``timeout`` passed.
+
+    A read that raises (API not reachable yet, CRD not installed yet) counts as a pending poll; its
+    message is kept. Returns the last report plus ``polls``, ``waited`` (seconds) and ``timed_out``.
+    """
+    names = list(names)
+    start = clock()
+    polls = 0
+    while True:
+        polls += 1
+        try:
+            resources, jobs = read()
+            report = evaluate(kind, names, resources, jobs, require_wal_archiving)
+        except (OSError, RuntimeError, LookupError) as exc:  # what the API client raises while it cannot read
+            report = _unreadable(kind, names, exc)
+        waited = clock() - start
+        if report["done"] or waited >= timeout:
+            return dict(report, polls=polls, waited=round(waited, 1), timed_out=not report["done"])
+        pause(max(0.0, min(sleep, timeout - waited)))
+
+
+def _unreadable(kind: str, names: List[str], exc: Exception) -> dict:
+    message = "%s %s could not be read yet: %s" % (kind, ", ".join(names), exc)
+    components = [_component(kind, name, PENDING, message) for name in names]
+    return {"kind": kind, "ready": False, "failed": False, "done": False, "components": components,
+            "pending": [message], "msg": message}

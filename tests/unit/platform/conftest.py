@@ -82,7 +82,7 @@ def render_platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("platform-default")
     result = run_roles(tmp)
     assert result.returncode == 0, result.stdout + result.stderr
-    return tmp / "manifests", result.stdout
+    return tmp / "manifests", result.stdout + result.stderr  # warnings (e.g. checks NOT run) go to stderr
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,9 @@ def test_every_object_matches_upstream_schemas(render_platform, validator):
         objects = docs(manifests, path.name)
         count += len(objects)
         findings += validator.validate_documents(objects, source=path.name)
-    assert count == 11
+    # 10 objects plus the bootstrap of a one-environment cluster: 4 AppProjects, the root Application,
+    # the environment's Namespace and Application
+    assert count == 17
     assert not findings, "\n".join(str(f) for f in findings)
 
 
@@ -97,7 +99,8 @@ def test_no_secret_reaches_the_ansible_output(render_platform, platform_base_var
 
 def test_live_checks_say_they_were_skipped(render_platform):
     unused, stdout = render_platform
-    assert stdout.count("were NOT checked against a cluster") + stdout.count("was NOT checked against a cluster") == 5
+    # one platform_status call per readiness check: sealed_secrets 1, argocd 2, cnpg 2, kyverno 1, monitoring 1
+    assert stdout.count("were NOT checked against a cluster (live is false)") == 7
 
 
 def test_sealed_secrets_values(render_platform):
@@ -147,8 +150,10 @@ def test_every_helmchart_aborts_instead_of_reinstalling(render_platform):
 
 def test_root_application_and_repository(render_platform, platform_base_vars):
     manifests, unused = render_platform
-    (app,) = docs(manifests, "argocd-bootstrap.yaml")
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in docs(manifests, "argocd-bootstrap.yaml")}
+    app = objects[("Application", "platform")]
     assert app["spec"]["source"]["path"] == "infrastructure/argocd"
+    assert app["spec"]["project"] == "parametric-portal-bootstrap"
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     (secret,) = docs(manifests, "argocd-repository.yaml")
     assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
@@ -212,5 +217,37 @@ def test_check_mode_on_a_fresh_server_writes_nothing(tmp_path, platform_run_role
     result = platform_run_roles(tmp_path, {"platform_wait_for_ready": True}, extra_args=("--check", "--diff"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "changed=8" in result.stdout
-    assert result.stdout.count("were not waited on (no manifests were written)") == 5
+    assert (result.stdout + result.stderr).count("were NOT checked against a cluster (check mode writes nothing") == 7
     assert list((tmp_path / "manifests").iterdir()) == []
+
+
+def test_bootstrap_deploys_exactly_the_cluster_environments(render_platform):
+    """BASE_VARS is a dev-only cluster (infra_environment dev, no infra_cluster_environments): one environment."""
+    manifests, unused = render_platform
+    objects = docs(manifests, "argocd-bootstrap.yaml")
+    apps = {d["metadata"]["name"]: d for d in objects if d["kind"] == "Application"}
+    assert sorted(apps) == ["parametric-portal-dev", "platform"]
+    assert apps["parametric-portal-dev"]["spec"]["source"]["path"] == "infrastructure/overlays/dev"
+    assert apps["parametric-portal-dev"]["spec"]["destination"]["namespace"] == "parametric-portal-dev"
+    assert [d["metadata"]["name"] for d in objects if d["kind"] == "Namespace"] == ["parametric-portal-dev"]
+    projects = {d["metadata"]["name"]: d["spec"] for d in objects if d["kind"] == "AppProject"}
+    assert projects["default"]["destinations"] == [] and projects["default"]["sourceRepos"] == []
+    assert [d["namespace"] for d in projects["parametric-portal-apps"]["destinations"]] == ["parametric-portal-dev"]
+    assert projects["parametric-portal-apps"]["clusterResourceWhitelist"] == []
+    # the chart repositories come from the kyverno and monitoring roles of the same play
+    assert projects["parametric-portal-platform"]["sourceRepos"][1:] == [
+        "https://kyverno.github.io/kyverno/", "https://grafana.github.io/helm-charts"]
+    assert [d["namespace"] for d in projects["parametric-portal-platform"]["destinations"]] == ["kyverno", "monitoring"]
+
+
+def test_bootstrap_of_a_vps_hosting_both_environments(tmp_path, platform_run_roles):
+    tables = {"dev": {"namespace": "parametric-portal-dev"}, "prod": {"namespace": "parametric-portal"}}
+    result = platform_run_roles(tmp_path, {"infra_environments": tables, "infra_cluster_environments": ["dev", "prod"]},
+                                roles=["argocd"])
+    assert result.returncode == 0, result.stdout[-3000:]
+    objects = docs(tmp_path / "manifests", "argocd-bootstrap.yaml")
+    assert sorted(d["spec"]["source"]["path"] for d in objects if d["kind"] == "Application") == [
+        "infrastructure/argocd", "infrastructure/overlays/dev", "infrastructure/overlays/prod"]
+    result = platform_run_roles(tmp_path / "bad", {"infra_environments": tables, "infra_cluster_environments": ["stage"]},
+                                roles=["argocd"])
+    assert result.returncode != 0 and "'stage' has no environment table (known: dev, prod)" in result.stdout

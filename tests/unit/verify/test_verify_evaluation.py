@@ -5,13 +5,13 @@ import datetime
 import json
 from pathlib import Path
 
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
 from ansible_collections.parametric_portal.infra.plugins.filter import verify as filters
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _endpoint_checks as ec
+from ansible_collections.parametric_portal.infra.plugins.module_utils._k8s_schema import SchemaValidator
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "verify"
 
@@ -21,11 +21,10 @@ def _items(name):
 
 
 @pytest.fixture(scope="module")
-def application_schema(crds_dir):
-    crd = yaml.safe_load((crds_dir / "argo-cd" / "v2.14.11" / "application-crd.yaml").read_text())
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
-    # One compiled validator; jsonschema.validate() would re-check the large schema on every call.
-    return jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+def application_validator(crds_dir):
+    # Strict, as the README of the fixtures says: an unknown field is an error (the CRD's OpenAPI schema
+    # alone, as plain JSON Schema, accepts any extra field).
+    return SchemaValidator(crd_dirs=[str(crds_dir / "argo-cd")], k8s_version="1.32", strict=True)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("nodes-*.json")))
@@ -35,10 +34,17 @@ def test_node_fixtures_match_the_kubernetes_schema(name):
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("argocd-apps-*.json")))
-def test_application_fixtures_match_the_upstream_crd(name, application_schema):
-    for app in _items(name):
-        errors = [e.message for e in application_schema.iter_errors(app)]
-        assert not errors, errors
+def test_application_fixtures_match_the_upstream_crd(name, application_validator):
+    findings = [f for app in _items(name) for f in application_validator.validate(app, source=name)]
+    assert not findings, "\n".join(str(f) for f in findings)
+
+
+def test_the_application_check_would_catch_a_misspelt_field(application_validator):
+    app = _items("argocd-apps-degraded.handwritten.json")[1]
+    app["status"]["health"]["statuss"] = app["status"]["health"].pop("status")
+    app["spec"]["syncPolicyy"] = {}
+    assert sorted(f.path for f in application_validator.validate(app, source="typo")) == [
+        "spec.syncPolicyy", "status.health.statuss"]
 
 
 def test_nodes_all_ready():
@@ -65,9 +71,10 @@ def test_apps_degraded():
     rows = filters.verify_argocd_rows(_items("argocd-apps-degraded.handwritten.json"))
     assert [(r["target"], r["result"]) for r in rows] == [
         ("argocd/api", "PASS"), ("argocd/icons", "FAIL"), ("argocd/monitoring", "FAIL"), ("argocd/postgres", "FAIL")]
-    assert rows[1]["detail"] == "sync=OutOfSync health=Progressing"
+    # the readiness evaluator's messages (one evaluator for the roles' waits and verify.yml)
+    assert rows[1]["detail"] == "Application icons is not ready (sync OutOfSync; health Progressing)"
     assert "progress deadline" in rows[2]["detail"]
-    assert rows[3]["detail"] == "sync=Unknown health=Unknown"
+    assert rows[3]["detail"] == "Application postgres is not ready (sync Unknown; health Unknown)"
 
 
 def test_filters_reject_wrong_input():
@@ -131,11 +138,11 @@ def test_table_alignment_and_summary():
     assert lines[-1] == "3 checks: 1 PASS, 1 FAIL, 1 SKIP"
 
 
-def test_schema_checks_can_fail(application_schema):
+def test_schema_checks_can_fail(application_validator):
     """The fixture validation is not a formality: a wrong type is caught."""
     app = _items("argocd-apps-synced-healthy.handwritten.json")[0]
     app["status"]["sync"]["status"] = 1
-    assert list(application_schema.iter_errors(app))
+    assert application_validator.validate(app, source="wrong type")
     node = _items("nodes-all-ready.handwritten.json")[0]
     node["status"]["conditions"] = "Ready"
     with pytest.raises(kubernetes_validate.ValidationError):
