@@ -42,3 +42,14 @@ done
 cd "$dst"
 git init -q . && git add -A >/dev/null 2>&1
 ansible-test sanity --color no --python 3.11 --local "$@"
+# The docs linter community collections run (antsibull-docs, pinned in requirements.lock): module,
+# filter and role documentation, markup and references, with zero findings. Only on a full run (no
+# ansible-test arguments). The dependencies come from the pip `ansible` package;
+# GIT_CEILING_DIRECTORIES stops it from taking them for ignored files of an enclosing git checkout
+# (it would then copy nothing of them).
+if [ $# -eq 0 ]; then
+  GIT_CEILING_DIRECTORIES="$(readlink -f "$site_collections")" \
+    ANSIBLE_COLLECTIONS_PATH="$work:$(dirname "$site_collections")" \
+    antsibull-docs lint-collection-docs --plugin-docs "$dst"
+  echo "antsibull-docs lint-collection-docs --plugin-docs: no findings"
+fi

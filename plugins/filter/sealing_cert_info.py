@@ -41,15 +41,33 @@ _value:
   description: Certificate facts.
   type: dict
   contains:
-    fingerprint_sha256: {description: SHA-256 of the DER certificate (hex)., type: str}
-    public_key_sha256: {description: SHA-256 of the DER SubjectPublicKeyInfo (hex); equal for a certificate and its renewal with the same key., type: str}
-    key_type: {description: Always C(RSA) (anything else is an error)., type: str}
-    key_size: {description: RSA modulus size in bits., type: int}
-    not_before: {description: Start of validity, UTC, C(YYYY-MM-DDTHH:MM:SSZ)., type: str}
-    not_after: {description: End of validity, UTC, C(YYYY-MM-DDTHH:MM:SSZ)., type: str}
-    subject: {description: Subject (RFC 4514)., type: str}
-    issuer: {description: Issuer (RFC 4514)., type: str}
-    serial_number: {description: Serial number (hex)., type: str}
+    fingerprint_sha256:
+      description: SHA-256 of the DER certificate (hex).
+      type: str
+    public_key_sha256:
+      description: SHA-256 of the DER SubjectPublicKeyInfo (hex); equal for a certificate and its renewal with the same key.
+      type: str
+    key_type:
+      description: Always C(RSA) (anything else is an error).
+      type: str
+    key_size:
+      description: RSA modulus size in bits.
+      type: int
+    not_before:
+      description: Start of validity in UTC, as C(YYYY-MM-DDTHH:MM:SSZ).
+      type: str
+    not_after:
+      description: End of validity in UTC, as C(YYYY-MM-DDTHH:MM:SSZ).
+      type: str
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    issuer:
+      description: Issuer (RFC 4514).
+      type: str
+    serial_number:
+      description: Serial number (hex).
+      type: str
 """
 
 from ansible.errors import AnsibleFilterError
