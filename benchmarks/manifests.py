@@ -25,15 +25,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-COLL = REPO / "build" / "pytest-collections"
-LINK = COLL / "ansible_collections" / "parametric_portal" / "infra"
-if not LINK.exists():
-    LINK.parent.mkdir(parents=True, exist_ok=True)
-    LINK.symlink_to(REPO, target_is_directory=True)
-sys.path.insert(0, str(COLL))
-
 sys.path.insert(0, str(REPO / "tests"))
 
+import conftest  # noqa: E402,F401  (makes this working tree importable as the collection, like pytest does)
 import gitops_inputs  # noqa: E402  (the real inputs: inventories, role defaults, role files)
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema as ks  # noqa: E402

@@ -47,24 +47,19 @@ except ImportError:  # pragma: no cover - exercised only without PyYAML
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
 
+# pip name -> import traceback of the optional libraries that could not be imported.
+IMPORT_ERRORS: Dict[str, str] = {}
 try:
     import jsonschema
     from referencing import Registry, Resource
-
-    HAS_JSONSCHEMA = True
-    JSONSCHEMA_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised only without jsonschema
-    HAS_JSONSCHEMA = False
-    JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
-
+    IMPORT_ERRORS["jsonschema"] = traceback.format_exc()
 try:
     import kubernetes_validate
-
-    HAS_KUBERNETES_VALIDATE = True
-    KUBERNETES_VALIDATE_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised only without kubernetes-validate
-    HAS_KUBERNETES_VALIDATE = False
-    KUBERNETES_VALIDATE_IMPORT_ERROR = traceback.format_exc()
+    IMPORT_ERRORS["kubernetes-validate"] = traceback.format_exc()
+HAS_JSONSCHEMA = "jsonschema" not in IMPORT_ERRORS
+HAS_KUBERNETES_VALIDATE = "kubernetes-validate" not in IMPORT_ERRORS
 
 
 CORE_DEFS_URI = "https://kubernetes.io/api/_definitions.json"
@@ -76,10 +71,7 @@ def missing_libraries() -> List[Tuple[str, Optional[str]]]:
     missing = []
     if not HAS_YAML:
         missing.append(("PyYAML", YAML_IMPORT_ERROR))
-    if not HAS_JSONSCHEMA:
-        missing.append(("jsonschema", JSONSCHEMA_IMPORT_ERROR))
-    if not HAS_KUBERNETES_VALIDATE:
-        missing.append(("kubernetes-validate", KUBERNETES_VALIDATE_IMPORT_ERROR))
+    missing.extend(sorted(IMPORT_ERRORS.items()))
     return missing
 
 
