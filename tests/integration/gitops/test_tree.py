@@ -201,7 +201,7 @@ def test_dev_environment_column(builds):
         assert {"name": "LOG_LEVEL", "value": "DEBUG"} in container["env"]
     assert idx[("Deployment", ns, "api")]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {
         "memory": "512Mi", "cpu": "500m"}
-    for kind, scope, name in BASE[2:10]:  # network policies and PDBs exist in dev too
+    for kind, scope, name in BASE[1:9]:  # network policies and PDBs exist in dev too
         assert (kind, ns, name) in idx
 
 
