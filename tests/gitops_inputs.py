@@ -83,3 +83,22 @@ def _platform() -> str:
 
 def platform() -> dict:
     return json.loads(_platform())
+
+
+ARGOCD_DEFAULTS = _load(REPO / "roles" / "argocd" / "defaults" / "main.yml")
+
+
+def bootstrap_settings(cluster_environments: list) -> dict:
+    """What the argocd role hands the argocd_bootstrap filter, for a cluster deploying these environments."""
+    plat = platform()
+    return {
+        "namespace": ARGOCD_DEFAULTS["argocd_namespace"], "repo_url": plat["argocd"]["repo_url"],
+        "revision": plat["argocd"]["revision"], "path": ARGOCD_DEFAULTS["argocd_repo_path"],
+        "root": ARGOCD_DEFAULTS["argocd_root_app_name"],
+        "projects": {"bootstrap": ARGOCD_DEFAULTS["argocd_bootstrap_project"],
+                     "platform": ARGOCD_DEFAULTS["argocd_platform_project"], "apps": ARGOCD_DEFAULTS["argocd_apps_project"]},
+        "platform_source_repos": [plat["kyverno"]["chart_repo_url"], plat["monitoring"]["chart_repo_url"]],
+        "platform_namespaces": [plat["kyverno"]["namespace"], plat["monitoring"]["namespace"]],
+        "environments": list(cluster_environments), "environment_tables": environments(),
+        "apps_namespace_resources": ARGOCD_DEFAULTS["argocd_apps_namespace_resources"],
+    }

@@ -16,6 +16,8 @@ import copy
 import pytest
 
 from cp_api import sort_for_apply
+import gitops_inputs
+from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.argocd import bootstrap_objects
 from cp_collection import TREE, argocd_objects, kustomize_build, manifests_objects, pod_templates, render_platform
 
 OVERLAYS = ("dev", "prod")
@@ -28,7 +30,13 @@ def platform_manifests(tmp_path_factory, ansible_env):
 
 @pytest.fixture(scope="module")
 def built(kustomize_bin):
-    out = {"overlays/%s" % env: kustomize_build(kustomize_bin, TREE / "overlays" / env) for env in OVERLAYS}
+    # The environments' Namespaces come from each cluster's Argo CD bootstrap (the argocd role, built by
+    # the argocd_bootstrap filter), not from the overlays: applied first, as on a cluster.
+    bootstrap = bootstrap_objects(gitops_inputs.bootstrap_settings(list(OVERLAYS)))
+    namespaces = {d["metadata"]["name"]: d for d in bootstrap if d["kind"] == "Namespace"}
+    tables = gitops_inputs.environments()
+    out = {"overlays/%s" % env: [namespaces[tables[env]["namespace"]]] + kustomize_build(kustomize_bin, TREE / "overlays" / env)
+           for env in OVERLAYS}
     for folder in sorted(p for p in (TREE / "platform").iterdir() if (p / "kustomization.yaml").is_file()):
         out["platform/%s" % folder.name] = kustomize_build(kustomize_bin, folder)
     for name, docs in argocd_objects().items():

@@ -68,7 +68,7 @@ def backup_file(sealed_secrets, control_plane, ansible_env, tmp_path_factory):
                           "-e", "sealing_key_backup_dir=%s" % (tmp / "keys"), "-e", "infra_environment=cpdrill",
                           "-e", json.dumps({"sealing_key_backup_passphrase": PASSPHRASE}))
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "RECORDED DATA" not in result.stdout  # the live read ran, not the replay seam
+    assert "SYNTHETIC DATA" not in result.stdout  # the live read ran, not the synthetic-data seam
     (path,) = list((tmp / "keys").glob("sealed-secrets-keys-cpdrill-*.yaml.vault"))
     return path
 

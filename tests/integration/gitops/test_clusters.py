@@ -32,24 +32,10 @@ import gitops_inputs
 
 REPO = Path(__file__).resolve().parents[3]
 TREE = REPO / "infrastructure"
-ARGOCD_DEFAULTS = yaml.safe_load((REPO / "roles/argocd/defaults/main.yml").read_text())
+ARGOCD_DEFAULTS = gitops_inputs.ARGOCD_DEFAULTS
+settings = gitops_inputs.bootstrap_settings
 TOPOLOGIES = {"one VPS per environment: prod": ["prod"], "one VPS per environment: dev": ["dev"],
               "one VPS hosting both": ["dev", "prod"]}
-
-
-def settings(cluster_environments):
-    platform = gitops_inputs.platform()
-    return {
-        "namespace": ARGOCD_DEFAULTS["argocd_namespace"], "repo_url": platform["argocd"]["repo_url"],
-        "revision": platform["argocd"]["revision"], "path": ARGOCD_DEFAULTS["argocd_repo_path"],
-        "root": ARGOCD_DEFAULTS["argocd_root_app_name"],
-        "projects": {"bootstrap": ARGOCD_DEFAULTS["argocd_bootstrap_project"],
-                     "platform": ARGOCD_DEFAULTS["argocd_platform_project"], "apps": ARGOCD_DEFAULTS["argocd_apps_project"]},
-        "platform_source_repos": [platform["kyverno"]["chart_repo_url"], platform["monitoring"]["chart_repo_url"]],
-        "platform_namespaces": [platform["kyverno"]["namespace"], platform["monitoring"]["namespace"]],
-        "environments": list(cluster_environments), "environment_tables": gitops_inputs.environments(),
-        "apps_namespace_resources": ARGOCD_DEFAULTS["argocd_apps_namespace_resources"],
-    }
 
 
 def tree_argocd_objects():
