@@ -15,7 +15,7 @@ Label L:   strict "<ns>/<name>", namespace-wide "<ns>", cluster-wide "" (from th
 Idempotence is decided on the plaintext side with keyed fingerprints (HMAC-SHA256 under a secret
 key the caller supplies) stored in the annotation FINGERPRINT_ANNOTATION; nothing stored reveals
 the plaintext without that key. Used by plugins/modules/seal_secret.py and
-plugins/filter/sealing_cert.py.
+plugins/filter/sealing_cert_info.py.
 """
 
 from __future__ import annotations

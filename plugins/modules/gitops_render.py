@@ -33,19 +33,22 @@ options:
     required: true
   environments:
     description:
-      - Environment name (overlay folder) to environment table (the spec's section 4 column), for example
-        the C(infra_env) of C(inventories/dev) under key C(dev) and the one of C(inventories/prod) under key C(prod).
+      - Environment name (overlay folder) to environment table (one column of the spec's environment table), that is
+        the inventory's C(infra_environments).
     type: dict
     required: true
   platform:
     description:
-      - Cluster-wide settings; every key is optional. C(domain), C(namespace) (base namespace), C(repo_url),
-        C(revision) (the GitOps repository for Argo CD), C(kyverno_chart_version), C(kyverno_chart_repo_url),
-        C(kyverno_namespace) (the only namespace accepting PolicyExceptions), C(lgtm_chart_version),
-        C(lgtm_chart_repo_url), C(monitoring_namespace), C(grafana_domain), C(grafana_admin_secret),
-        C(cert_resolver), C(argocd_namespace), C(argocd_project), C(cnpg_operator_namespace), C(postgres_cluster_name).
+      - What the roles that own part of the tree publish through their C(gitops) entry points; every key is required
+        (the module has no defaults of its own) and checked, errors name the key (C(platform.kyverno.chart_version)).
+      - C(domain) (the platform's domain), C(namespace) (of base/ and apps/), C(traefik) (C(cert_resolver)),
+        C(argocd) (C(namespace), C(project), C(repo_url), C(revision)), C(cnpg) (C(cluster_name),
+        C(operator_namespace)), C(kyverno) (C(namespace), C(chart_repo_url), C(chart), C(chart_version), C(release),
+        C(chart_values), C(policies), C(exceptions)) and C(monitoring) (the same chart keys plus C(grafana_domain),
+        C(grafana_service), C(grafana_port), C(grafana_allowed_cidrs), C(dashboards)).
+      - The role P(parametric_portal.infra.gitops#role) assembles it; see its C(main) entry point.
     type: dict
-    default: {}
+    required: true
   dest:
     description: Root of the tree (the repository's C(infrastructure) folder). Created when missing.
     type: path
@@ -72,19 +75,19 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Render the GitOps tree
+- name: Render the GitOps tree (what the gitops role does after collecting the owning roles' facts)
   parametric_portal.infra.gitops_render:
     apps: "{{ infra_apps }}"
-    environments:
-      dev: "{{ gitops_render_env_dev.infra_env }}"
-      prod: "{{ gitops_render_env_prod.infra_env }}"
+    environments: "{{ infra_environments }}"
     platform:
       domain: "{{ infra_domain }}"
-      repo_url: "{{ argocd_repo_url }}"
-      revision: "{{ argocd_repo_revision }}"
-      kyverno_chart_version: "{{ kyverno_chart_version }}"
-      lgtm_chart_version: "{{ monitoring_lgtm_chart_version }}"
-    dest: "{{ playbook_dir }}/../infrastructure"
+      namespace: parametric-portal
+      traefik: "{{ traefik_gitops }}"
+      argocd: "{{ argocd_gitops }}"
+      cnpg: "{{ cnpg_gitops }}"
+      kyverno: "{{ kyverno_gitops }}"
+      monitoring: "{{ monitoring_gitops }}"
+    dest: "{{ infra_repo_dir }}/infrastructure"
 """
 
 RETURN = r"""
@@ -128,7 +131,7 @@ def main():
         argument_spec=dict(
             apps=dict(type="list", elements="dict", required=True),
             environments=dict(type="dict", required=True),
-            platform=dict(type="dict", default={}),
+            platform=dict(type="dict", required=True),
             dest=dict(type="path", required=True),
             remove_stale=dict(type="bool", default=True),
         ),

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.apps import TRAEFIK_API
 from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.k8s import PART_OF_LABELS, labels, meta
 
-RATE_LIMITS_PER_SECOND = {"api": (100, 200), "web": (50, 100)}  # spec 3.1: average-burst req/s
+RATE_LIMITS_PER_SECOND = {"api": (100, 200), "web": (50, 100)}  # the spec's base resources: average/burst req/s
 TLS_CIPHER_SUITES = [
     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",

@@ -73,7 +73,7 @@ def _deployment_patch(app: Dict[str, Any], env: Dict[str, Any], base_ns: str) ->
 
 
 def _without_ingress(apps: List[Dict[str, Any]], base_ns: str) -> List[Dict[str, Any]]:
-    # Spec section 4: no ingress, TLS or rate limiting here: drop every Traefik object.
+    # The spec's environment table: no ingress, TLS or rate limiting here, so drop every Traefik object.
     patches = [_delete_patch(TRAEFIK_API, "TLSOption", "default", base_ns),
                _delete_patch(TRAEFIK_API, "IngressRoute", "http-redirect", base_ns)]
     for name in ["rate-limit-%s" % k for k in sorted(RATE_LIMITS_PER_SECOND)] + ["redirect-to-https", "compress"]:
