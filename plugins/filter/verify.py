@@ -10,14 +10,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 from ansible.errors import AnsibleFilterError
 from ansible_collections.parametric_portal.infra.plugins.module_utils._endpoint_checks import (
+    FAIL,
+    SKIP,
     evaluate_argocd_apps,
     evaluate_nft_udp_port,
     evaluate_nodes,
     exposed_ports,
     format_table,
+    row,
 )
+
+
+NOT_QUERIED = "not queried: the API did not answer the Node query"
 
 
 def _resources(value, name):
@@ -28,12 +36,39 @@ def _resources(value, name):
     return value
 
 
+def _unanswered(value, check, target):
+    """The FAIL row of a registered k8s_info result that holds no objects (API error, or never queried)."""
+    if not isinstance(value, dict) or "resources" in value:
+        return None
+    detail = NOT_QUERIED if value.get("skipped") else "API error: %s" % (value.get("msg") or "unknown")
+    return [row(check, target, FAIL, detail)]
+
+
 def verify_node_rows(value, target="cluster"):
-    return evaluate_nodes(_resources(value, "verify_node_rows"), target)
+    return _unanswered(value, "Nodes Ready", "cluster") or evaluate_nodes(_resources(value, "verify_node_rows"), target)
 
 
 def verify_argocd_rows(value, target="argocd"):
-    return evaluate_argocd_apps(_resources(value, "verify_argocd_rows"), target)
+    return (_unanswered(value, "Argo CD app Synced/Healthy", target)
+            or evaluate_argocd_apps(_resources(value, "verify_argocd_rows"), target))
+
+
+def verify_udp_rows(nft, ports, target="host", enabled=True):
+    """One row per UDP port from the registered result of ``nft -j list ruleset`` on the host."""
+    if not isinstance(ports, list):
+        raise AnsibleFilterError("verify_udp_rows expects a list of UDP ports")
+    checks = ["UDP %d not accepted from 0.0.0.0/0" % int(port) for port in ports]
+    if not enabled:
+        return [row(check, target, SKIP, "SKIPPED: not testable from outside by a TCP/UDP probe; host ruleset check "
+                                         "disabled (verify_check_host_firewall)") for check in checks]
+    if not isinstance(nft, dict) or nft.get("rc") != 0:
+        reason = (nft.get("stderr") or nft.get("msg") or "") if isinstance(nft, dict) else ""
+        return [row(check, target, FAIL, "could not read the host nft ruleset: " + str(reason).strip()) for check in checks]
+    try:
+        ruleset = json.loads(nft.get("stdout") or "")
+    except ValueError as exc:
+        return [row(check, target, FAIL, "could not parse the host nft ruleset: %s" % exc) for check in checks]
+    return [evaluate_nft_udp_port(ruleset, int(port), target) for port in ports]
 
 
 def verify_nft_rows(value, port=8472, target="host"):
@@ -59,6 +94,7 @@ class FilterModule(object):
             "verify_node_rows": verify_node_rows,
             "verify_argocd_rows": verify_argocd_rows,
             "verify_nft_rows": verify_nft_rows,
+            "verify_udp_rows": verify_udp_rows,
             "verify_exposed_ports": verify_exposed_ports,
             "verify_table": verify_table,
         }

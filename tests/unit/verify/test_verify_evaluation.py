@@ -184,3 +184,29 @@ def test_exposed_ports_filter_rejects_wrong_input():
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match="verify_exposed_ports"):
         filters.verify_exposed_ports("not objects", [])
+
+
+# --- rows from registered results (the row building verify.yml used to do in Jinja) -----------------------
+
+def test_unanswered_k8s_reads_become_fail_rows():
+    nodes = filters.verify_node_rows({"failed": True, "msg": "connection refused"})
+    assert nodes == [{"check": "Nodes Ready", "target": "cluster", "result": "FAIL", "detail": "API error: connection refused"}]
+    apps = filters.verify_argocd_rows({"skipped": True, "changed": False}, "argocd")
+    assert [(r["result"], r["detail"]) for r in apps] == [("FAIL", "not queried: the API did not answer the Node query")]
+    apps = filters.verify_argocd_rows({"failed": True, "msg": "the server could not find the requested resource"}, "argocd")
+    assert apps[0]["detail"] == "API error: the server could not find the requested resource"
+
+
+def test_udp_rows_from_the_registered_nft_result():
+    open_port = {"nftables": [{"table": {"family": "inet", "name": "f"}},
+                              {"chain": {"family": "inet", "table": "f", "name": "input", "type": "filter",
+                                         "hook": "input", "prio": 0, "policy": "accept"}}]}
+    rows = filters.verify_udp_rows({"rc": 0, "stdout": json.dumps(open_port)}, [8472, 51820], "vps-1")
+    assert [(r["check"], r["target"], r["result"]) for r in rows] == [
+        ("UDP 8472 not accepted from 0.0.0.0/0", "vps-1", "FAIL"), ("UDP 51820 not accepted from 0.0.0.0/0", "vps-1", "FAIL")]
+    skipped = filters.verify_udp_rows({"skipped": True}, [8472], "vps-1", False)
+    assert [r["result"] for r in skipped] == ["SKIP"] and "verify_check_host_firewall" in skipped[0]["detail"]
+    failed = filters.verify_udp_rows({"rc": 1, "stderr": "nft: permission denied\n"}, [8472], "vps-1")
+    assert failed[0]["result"] == "FAIL" and failed[0]["detail"] == "could not read the host nft ruleset: nft: permission denied"
+    garbage = filters.verify_udp_rows({"rc": 0, "stdout": "not json"}, [8472], "vps-1")
+    assert garbage[0]["result"] == "FAIL" and "could not parse" in garbage[0]["detail"]
