@@ -24,11 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import conftest  # noqa: E402,F401  (makes this working tree importable as the collection, like pytest does)
+import conftest  # noqa: E402  (makes this working tree importable as the collection, as for pytest)
 import gitops_inputs  # noqa: E402  (the real inputs: inventories, role defaults, role files)
+
+REPO = conftest.REPO_ROOT
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _k8s_schema as ks  # noqa: E402
 from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops import plan as gp  # noqa: E402

@@ -65,8 +65,8 @@ def entry_point(name: str, spec: dict, defaults: dict) -> list:
         secret = " Secret (no_log)." if opt.get("no_log") else ""
         choices = " Choices: %s." % ", ".join("`%s`" % c for c in opt["choices"]) if opt.get("choices") else ""
         text = " ".join(markdown(p) for p in _lines(opt.get("description")))
-        out.append("| `%s` | %s | %s | %s%s%s%s |" % (option, kind, _default(option, opt, defaults), text, required,
-                                                        choices, secret))
+        cells = (option, kind, _default(option, opt, defaults), text + required + choices + secret)
+        out.append("| `%s` | %s | %s | %s |" % cells)
     return out + [""]
 
 

@@ -116,6 +116,8 @@ def test_wait_counts_an_unreadable_api_as_pending(fixtures_dir):
     report = _readiness.wait(read, "HelmChart", ["argocd"], timeout=60, sleep=5, clock=clock.time, pause=clock.pause)
     assert report["ready"] is True and report["polls"] == 2
     clock = Clock()
-    report = _readiness.wait(lambda: (_ for _ in ()).throw(OSError("no route")), "HelmChart", ["argocd"], timeout=9,
-                             sleep=5, clock=clock.time, pause=clock.pause)
+    def unreachable():
+        raise OSError("no route")
+
+    report = _readiness.wait(unreachable, "HelmChart", ["argocd"], timeout=9, sleep=5, clock=clock.time, pause=clock.pause)
     assert report["timed_out"] is True and "could not be read yet: no route" in report["msg"]

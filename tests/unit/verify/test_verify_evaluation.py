@@ -7,7 +7,6 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from ansible_collections.parametric_portal.infra.plugins.filter import verify as filters
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _endpoint_checks as ec
