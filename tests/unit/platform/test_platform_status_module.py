@@ -116,6 +116,7 @@ def test_wait_counts_an_unreadable_api_as_pending(fixtures_dir):
     report = _readiness.wait(read, "HelmChart", ["argocd"], timeout=60, sleep=5, clock=clock.time, pause=clock.pause)
     assert report["ready"] is True and report["polls"] == 2
     clock = Clock()
+
     def unreachable():
         raise OSError("no route")
 
