@@ -125,7 +125,7 @@ def kustomize_bin(cp_tools) -> str:
 
 
 @pytest.fixture(scope="session")
-def ansible_env(repo_root, tmp_path_factory):
+def ansible_env(repo_root, crds_dir, tmp_path_factory):
     """Environment for ansible-playbook runs against the collection in this working tree."""
     home = tmp_path_factory.mktemp("ansible-home")
     env = dict(os.environ)
@@ -138,6 +138,7 @@ def ansible_env(repo_root, tmp_path_factory):
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
         "PATH": "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")),
+        "PP_SHARED_DIR": str(crds_dir.parent),
     })
     return env
 
