@@ -226,13 +226,25 @@ class SpaceError(Exception):
         self.space = space
 
 
-# One round trip: the reference database's size and the data directory from psql, then statfs of that
-# directory with coreutils' stat (in the pod, next to the data). Prints "<size>\n<bsize> <blocks> <avail>".
-SPACE_SCRIPT = (
-    'out=$(psql "$@") || exit $?; tab=$(printf "\\t"); '
-    'size=${out%%"$tab"*}; dir=${out#*"$tab"}; printf "%s\\n%s\\n" "$size" "$dir"; '
-    'exec stat -f -c "%S %b %a" -- "$dir"'
+# Restores check the free space and create their database in ONE round trip through the exec prefix
+# (in production a kubectl exec, the slow part of a small restore). The shell below, run next to the
+# server, asks psql for the reference database's size and data_directory, measures that directory's file
+# system with coreutils' stat, prints the numbers, and runs CREATE DATABASE only when the copy fits:
+#   free - needed >= total * min_free_percent / 100       (evaluate_space() applies the same rule)
+# Exit 97/98: psql/stat could not measure (nothing was created). Output: "space <size> <total> <free> <dir>",
+# then "refused" or "created".
+CREATE_SCRIPT = (
+    'fallback=$1 pct=$2 size_sql=$3 create_sql=$4; shift 4; '
+    'out=$(psql "$@" -c "$size_sql") || exit 97; tab=$(printf "\\t"); '
+    'size=${out%%"$tab"*}; dir=${out#*"$tab"}; '
+    'fs=$(stat -f -c "%S %b %a" -- "$dir") || exit 98; '
+    'bsize=${fs%% *}; rest=${fs#* }; blocks=${rest%% *}; avail=${rest#* }; '
+    'total=$((bsize * blocks)); free=$((bsize * avail)); need=$size; [ "$size" -lt 0 ] && need=$fallback; '
+    'printf "space %s %s %s %s\\n" "$size" "$total" "$free" "$dir"; '
+    'if [ $((free - need)) -lt $((total * pct / 100)) ]; then echo refused; exit 0; fi; '
+    'psql "$@" -c "$create_sql" >/dev/null || exit $?; echo created'
 )
+MEASURE_FAILED = (97, 98)
 
 
 def space_sql(reference):
@@ -241,13 +253,9 @@ def space_sql(reference):
             "current_setting('data_directory')" % reference.replace("'", "''"))
 
 
-def parse_space(text):
-    """(reference size or -1, data_directory, volume bytes, available bytes) from SPACE_SCRIPT's output."""
-    lines = text.splitlines()
-    if len(lines) != 3 or len(lines[2].split()) != 3:
-        raise ValueError("unexpected output of the space check: %r" % text[:200])
-    bsize, blocks, avail = (int(x) for x in lines[2].split())
-    return int(lines[0]), lines[1], bsize * blocks, bsize * avail
+def create_sql(database, owner=""):
+    """CREATE DATABASE for names already checked against DATABASE_RE."""
+    return "CREATE DATABASE %s%s" % (quote_ident(database), (" OWNER " + quote_ident(owner)) if owner else "")
 
 
 def evaluate_space(reference, reference_size, archive_size, factor, min_free_percent, data_directory, total, free):
@@ -268,18 +276,38 @@ def _gb(value):
     return "%.2f GB" % (value / 1e9)
 
 
-def check_space(runner, conn, reference, archive_size, factor, min_free_percent):
-    """Measure and decide; returns the evaluation or raises SpaceError (also when it cannot measure)."""
-    command = ["sh", "-c", SPACE_SCRIPT, "sh"] + psql_command(space_sql(reference), "postgres", conn)[1:]
+def create_database(runner, conn, database, owner="", space_check=None):
+    """CREATE DATABASE, after the free-space check when ``space_check`` is a dict with reference,
+    archive_size, factor and min_free_percent. Returns the space evaluation (None without a check).
+
+    Raises SpaceError (measurement failed or not enough room: nothing was created) or DbExecError (the
+    CREATE failed, for example because the database exists: nothing was created either)."""
+    base = psql_command("", "postgres", conn)[:-2]  # the psql flags and -d postgres, without -c
+    if space_check is None:
+        runner.run(base + ["-c", create_sql(database, owner)])
+        return None
+    sc = space_check
+    command = ["sh", "-c", CREATE_SCRIPT, "sh", str(sc["archive_size"] * sc["factor"]), str(sc["min_free_percent"]),
+               space_sql(sc["reference"]), create_sql(database, owner)] + base[1:]
     try:
-        size, directory, total, free = parse_space(runner.run(command))
-    except (DbExecError, ValueError) as exc:
-        raise SpaceError("cannot measure the free space of the PostgreSQL data volume (needs a role that may read "
-                         "data_directory, and stat in the server's container): %s; nothing was created. Switch the "
-                         "check off (space_check=false) only if you know the copy fits" % exc, None)
-    space = evaluate_space(reference, size, archive_size, factor, min_free_percent, directory, total, free)
-    if not space["ok"]:
-        numbers = (directory, _gb(free), _gb(total), _gb(space["needed_bytes"]), space["needed_basis"], min_free_percent)
+        out = runner.run(command)
+    except DbExecError as exc:
+        if exc.rc in MEASURE_FAILED:
+            raise SpaceError("cannot measure the free space of the PostgreSQL data volume (needs a role that may read "
+                             "data_directory, and stat in the server's container): %s; nothing was created. Switch the "
+                             "check off (space_check=false) only if you know the copy fits" % exc, None)
+        raise
+    lines = out.splitlines()
+    fields = lines[0].split(" ", 4) if lines else []
+    if len(lines) != 2 or len(fields) != 5 or fields[0] != "space" or lines[1] not in ("created", "refused"):
+        raise DbExecError("unexpected output of the space check: %r; whether %s was created is unknown"
+                          % (out[:300], database))
+    size, total, free = int(fields[1]), int(fields[2]), int(fields[3])
+    space = evaluate_space(sc["reference"], size, sc["archive_size"], sc["factor"], sc["min_free_percent"], fields[4],
+                           total, free)
+    if lines[1] == "refused":  # the shell decided (same rule as evaluate_space(), tested on the same numbers)
+        numbers = (space["data_directory"], _gb(free), _gb(total), _gb(space["needed_bytes"]), space["needed_basis"],
+                   sc["min_free_percent"])
         raise SpaceError(
             "not enough free space on the PostgreSQL data volume (%s): %s free of %s; the restored copy needs about %s "
             "(%s) and %d %% of the volume must stay free; nothing was created. Free space, restore on another server, "

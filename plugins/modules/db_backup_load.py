@@ -13,7 +13,7 @@ description:
   - Compares the expected sha256 (from the manifest) with the archive's C(.sha256) file and refuses to
     start when they differ.
   - Checks that the PostgreSQL data volume has room for the restored copy (O(space_check)), before
-    anything is created.
+    anything is created; measuring, deciding and C(CREATE DATABASE) take one round trip through the prefix.
   - Creates the target database (it must not exist), then streams the archive from the host running
     the module into C(pg_restore --exit-on-error) run through the exec prefix, computing the archive's
     sha256 on the way (the archive is read once).
@@ -134,13 +134,13 @@ def restore(p, runner, conn, expected):
 
     Returns (sha256, space). Raises DbExecError / SpaceError / _ChecksumMismatch / _Interrupted /
     OSError with a note about the dropped database appended to the message."""
-    space = None
+    space_check = None
     if p["space_check"]:
-        space = dbx.check_space(runner, conn, p["size_reference_database"] or p["database"],
-                                os.path.getsize(p["backup"]), p["archive_size_factor"], p["min_free_percent"])
+        space_check = {"reference": p["size_reference_database"] or p["database"], "archive_size": os.path.getsize(p["backup"]),
+                       "factor": p["archive_size_factor"], "min_free_percent": p["min_free_percent"]}
+    # One round trip: measure, decide and create (nothing is created when the copy does not fit).
+    space = dbx.create_database(runner, conn, p["database"], p["owner"], space_check)
     ident = dbx.quote_ident(p["database"])
-    owner = (" OWNER " + dbx.quote_ident(p["owner"])) if p["owner"] else ""
-    runner.run(dbx.psql_command("CREATE DATABASE %s%s" % (ident, owner), "postgres", conn))
     digest = hashlib.sha256()
     try:
         try:

@@ -135,32 +135,92 @@ def test_evaluate_space():
     assert not guess["ok"] and guess["needed_bytes"] == 10 * 10**9 and "5 x the archive size" in guess["needed_basis"]
 
 
-def _psql_stand_in(tmp_path, output, rc=0):
-    """TEST DOUBLE for psql (no PostgreSQL in unit tests; the Molecule scenario `backup` runs the real
-    check): prints what the real query prints, so the real shell script and the real stat(1) run."""
+def _stand_ins(tmp_path, size_output, size_rc=0, create_rc=0, statfs=None):
+    """TEST DOUBLES for psql (and optionally stat): no PostgreSQL runs in unit tests (the Molecule scenario
+    `backup` runs the real thing). psql answers the size query with ``size_output`` and records every other
+    statement in a log; the real shell script of the module runs, and the real stat(1) unless ``statfs``
+    ("<bsize> <blocks> <avail>") replaces it."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "psql").write_text("#!/bin/sh\nprintf '%%s\\n' '%s'\nexit %d\n" % (output, rc))
+    log = tmp_path / "psql.log"
+    (bindir / "psql").write_text(
+        "#!/bin/sh\nfor a in \"$@\"; do sql=\"$a\"; done\n"
+        "case \"$sql\" in *pg_database_size*) printf '%%s\\n' '%s'; exit %d;; esac\n"
+        "printf '%%s\\n' \"$sql\" >> '%s'\nexit %d\n" % (size_output, size_rc, log, create_rc))
     (bindir / "psql").chmod(0o755)
-    return ["env", "PATH=%s:%s" % (bindir, os.environ["PATH"])]
+    if statfs is not None:
+        (bindir / "stat").write_text("#!/bin/sh\necho '%s'\n" % statfs)
+        (bindir / "stat").chmod(0o755)
+    return ["env", "PATH=%s:%s" % (bindir, os.environ["PATH"])], log
 
 
-def test_check_space_measures_the_data_directory_with_stat(tmp_path):
+def _check(**changes):
+    check = {"reference": "appdb", "archive_size": 10, "factor": 5, "min_free_percent": 0}
+    check.update(changes)
+    return check
+
+
+def test_create_database_measures_the_data_directory_with_stat_then_creates(tmp_path):
     data_dir = tmp_path / "pg data"  # a space in the path on purpose
     data_dir.mkdir()
-    prefix = _psql_stand_in(tmp_path, "1000\t%s" % data_dir)
-    space = dbx.check_space(dbx.Runner(prefix), ["-w"], "appdb", 10, 5, 0)
+    prefix, log = _stand_ins(tmp_path, "1000\t%s" % data_dir)
+    space = dbx.create_database(dbx.Runner(prefix), ["-w"], "appdb_drill_x", "app", _check())
     vfs = os.statvfs(str(data_dir))
-    assert space["data_directory"] == str(data_dir) and space["needed_bytes"] == 1000
+    assert space["data_directory"] == str(data_dir) and space["needed_bytes"] == 1000 and space["ok"]
     assert space["volume_bytes"] == vfs.f_frsize * vfs.f_blocks
     assert abs(space["free_bytes"] - vfs.f_frsize * vfs.f_bavail) < 64 * 2**20  # other writers on this machine
-    with pytest.raises(dbx.SpaceError, match=r"not enough free space on the PostgreSQL data volume \(%s\).*nothing was created"
-                       % data_dir) as info:
-        dbx.check_space(dbx.Runner(prefix), ["-w"], "appdb", 10, 5, 100)
-    assert info.value.space["ok"] is False
+    assert log.read_text() == 'CREATE DATABASE "appdb_drill_x" OWNER "app"\n'
 
 
-def test_check_space_fails_closed_when_it_cannot_measure(tmp_path):
-    prefix = _psql_stand_in(tmp_path, "ERROR:  permission denied to examine data_directory", rc=1)
+def test_create_database_refuses_without_room_and_creates_nothing(tmp_path):
+    prefix, log = _stand_ins(tmp_path, "1000\t/pgdata", statfs="4096 1000 500")  # 4.1 MB volume, 2 MB free
+    with pytest.raises(dbx.SpaceError, match=r"not enough free space on the PostgreSQL data volume \(/pgdata\): "
+                       r"0\.00 GB free of 0\.00 GB; .* \(current size of database appdb\) and 60 % of the volume must "
+                       r"stay free; nothing was created") as info:
+        dbx.create_database(dbx.Runner(prefix), ["-w"], "appdb_drill_x", "", _check(min_free_percent=60))
+    assert info.value.space["ok"] is False and info.value.space["free_bytes"] == 4096 * 500
+    assert not log.exists()
+
+
+@pytest.mark.parametrize("free_after_minus_keep, created", [(0, True), (-1, False), (1, True)])
+def test_the_shell_and_evaluate_space_apply_the_same_rule(tmp_path, free_after_minus_keep, created):
+    bsize, blocks, pct = 1, 10_000_000, 10
+    keep = bsize * blocks * pct // 100
+    needed = 3_000_000
+    avail = keep + needed + free_after_minus_keep
+    prefix, log = _stand_ins(tmp_path, "%d\t/pgdata" % needed, statfs="%d %d %d" % (bsize, blocks, avail))
+    check = _check(min_free_percent=pct)
+    assert dbx.evaluate_space("appdb", needed, 10, 5, pct, "/pgdata", bsize * blocks, bsize * avail)["ok"] is created
+    if created:
+        assert dbx.create_database(dbx.Runner(prefix), ["-w"], "x", "", check)["ok"]
+        assert log.exists()
+    else:
+        with pytest.raises(dbx.SpaceError):
+            dbx.create_database(dbx.Runner(prefix), ["-w"], "x", "", check)
+        assert not log.exists()
+
+
+def test_create_database_estimates_from_the_archive_when_the_reference_does_not_exist(tmp_path):
+    prefix, log = _stand_ins(tmp_path, "-1\t/pgdata", statfs="1 1000 100")
+    with pytest.raises(dbx.SpaceError, match=r"5 x the archive size \(database newdb does not exist\)"):
+        dbx.create_database(dbx.Runner(prefix), ["-w"], "newdb", "", _check(reference="newdb", archive_size=30))
+    assert dbx.create_database(dbx.Runner(prefix), ["-w"], "newdb", "", _check(reference="newdb", archive_size=20))["ok"]
+
+
+def test_create_database_fails_closed_when_it_cannot_measure(tmp_path):
+    prefix, log = _stand_ins(tmp_path, "ERROR:  permission denied to examine data_directory", size_rc=1)
     with pytest.raises(dbx.SpaceError, match="cannot measure the free space.*nothing was created"):
-        dbx.check_space(dbx.Runner(prefix), ["-w"], "appdb", 10, 5, 10)
+        dbx.create_database(dbx.Runner(prefix), ["-w"], "appdb_drill_x", "", _check())
+    assert not log.exists()
+
+
+def test_create_database_failure_is_not_a_space_error(tmp_path):
+    prefix, log = _stand_ins(tmp_path, "1\t/", create_rc=1)
+    with pytest.raises(dbx.DbExecError) as info:
+        dbx.create_database(dbx.Runner(prefix), ["-w"], "appdb", "", _check())
+    assert not isinstance(info.value, dbx.SpaceError) and info.value.rc == 1
+    plain = tmp_path / "no-check"
+    plain.mkdir()
+    prefix, log = _stand_ins(plain, "unused")
+    assert dbx.create_database(dbx.Runner(prefix), ["-w"], "plain", "", None) is None
+    assert log.read_text() == 'CREATE DATABASE "plain"\n'
