@@ -71,25 +71,53 @@ echo "  of which the dump module (pg_dump stream + sha256 + pg_restore --list): 
 echo "  archive: $(stat -c %s "$WORK"/playbook/bench/api-db/benchdb-*.dump) bytes (by hand: $(stat -c %s "$WORK/by_hand.dump"))"
 pg rm -f /var/tmp/bench_inside.dump
 
-echo "--- restore ($ROUNDS rounds, by hand and by playbook alternating; the load module streams the archive once,"
-echo "    hashing it on the way, after its free-space check and CREATE DATABASE)"
-ratios=()
+# CPU accounting, which a busy shared machine distorts far less than wall time: the container's cgroup
+# (pg_restore, the PostgreSQL backend, everything server-side) and the client side on this machine
+# (the podman exec client by hand; the module's own process and its exec clients, from its cpu_seconds).
+CG=/sys/fs/cgroup/cpuacct/libpod_parent/libpod-$(podman inspect --format '{{.Id}}' "$C")/cpuacct.usage
+[ -r "$CG" ] || CG=""
+cg() { if [ -n "$CG" ]; then cat "$CG"; else echo 0; fi; }
+secs() { python3 -c "import sys; print('%.2f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1e9))" "$1" "$2"; }
+SHA=$(sha256sum "$WORK/by_hand.dump" | cut -d' ' -f1)
+module_args() {
+  printf '{"exec_prefix": ["podman","exec","-i","-u","postgres","%s"], "backup": "%s", "sha256": "%s", "database": "%s", "size_reference_database": "benchdb"}' \
+    "$C" "$WORK/by_hand.dump" "$SHA" "$1"
+}
+ANSIBLE=$(dirname "$PLAYBOOK")/ansible
+
+echo "--- restore ($ROUNDS rounds, alternating; the load module measures free space and creates the database in one"
+echo "    exec, then streams the archive once into pg_restore, hashing it on the way)"
+ratios=(); cpu_ratios=()
 for round in $(seq "$ROUNDS"); do
-  psqlc -c "DROP DATABASE IF EXISTS bench_by_hand" -c "DROP DATABASE IF EXISTS bench_by_playbook"
-  t0=$(now); psqlc -c "CREATE DATABASE bench_by_hand"; t1=$(now)
-  pg pg_restore --exit-on-error -d bench_by_hand < "$WORK/by_hand.dump"; t2=$(now)
+  psqlc -c "DROP DATABASE IF EXISTS bench_by_hand" -c "DROP DATABASE IF EXISTS bench_by_module" -c "DROP DATABASE IF EXISTS bench_by_playbook"
+  c0=$(cg); t0=$(now); psqlc -c "CREATE DATABASE bench_by_hand"; t1=$(now)
+  /usr/bin/time -o "$WORK/time" -f '%U %S' podman exec -i -u postgres "$C" pg_restore --exit-on-error -d bench_by_hand < "$WORK/by_hand.dump"
+  t2=$(now); c1=$(cg)
   hand=$(python3 -c "print($t2 - $t1)"); hand_create=$(python3 -c "print($t2 - $t0)")
+  hand_client=$(awk '{printf "%.2f", $1 + $2}' "$WORK/time")
+  c2=$(cg)
+  ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 "$ANSIBLE" localhost -c local \
+    -m parametric_portal.infra.db_backup_load -a "$(module_args bench_by_module)" > "$WORK/module.json" 2>&1 \
+    || { tail -40 "$WORK/module.json"; exit 1; }
+  c3=$(cg)
+  read -r mod_secs mod_cpu < <(python3 -c "import json, sys
+text = open(sys.argv[1]).read()
+r = json.JSONDecoder().raw_decode(text[text.index('{'):])[0]['plays'][0]['tasks'][0]['hosts']['localhost']
+print(r['seconds'], r['cpu_seconds'])" "$WORK/module.json")
   t0=$(now)
   "$PLAYBOOK" -i localhost, playbooks/restore_db.yml -e "$VARS" -e db_backup_restore_source_database=benchdb \
     -e restore_database=bench_by_playbook -e restore_confirm=bench_by_playbook > "$WORK/restore.log" 2>&1 || { tail -40 "$WORK/restore.log"; exit 1; }
   t1=$(now)
-  loadsec=$(grep -oE 'Restored .* \(([0-9.]+) s\)' "$WORK/restore.log" | grep -oE '[0-9.]+ s\)' | tr -d ' s)')
-  echo "round $round: pg_restore by hand, streamed from this machine:   $(mbps "$SIZE" "$hand")"
-  echo "         CREATE DATABASE + pg_restore by hand:             $(mbps "$SIZE" "$hand_create")"
-  echo "         load module (space check + CREATE + stream+sha256): $(mbps "$SIZE" "$loadsec")"
-  echo "         restore_db.yml (whole ansible-playbook run):      $(mbps "$SIZE" "$(python3 -c "print($t1 - $t0)")")"
-  ratios+=("$(python3 -c "print(round($hand / $loadsec, 3))")")
-  echo "--- rows: benchdb $(psqlc -d benchdb -c 'SELECT count(*) FROM bench'), by hand $(psqlc -d bench_by_hand -c 'SELECT count(*) FROM bench'), by playbook $(psqlc -d bench_by_playbook -c 'SELECT count(*) FROM bench')"
+  echo "round $round: pg_restore by hand, streamed from this machine:    $(mbps "$SIZE" "$hand")"
+  echo "         CREATE DATABASE + pg_restore by hand:              $(mbps "$SIZE" "$hand_create")"
+  echo "         load module alone (ansible -m, its own seconds):   $(mbps "$SIZE" "$mod_secs")"
+  echo "         restore_db.yml (whole ansible-playbook run):       $(mbps "$SIZE" "$(python3 -c "print($t1 - $t0)")")"
+  echo "         CPU s by hand: server $(secs "$c0" "$c1") + client $hand_client;  module: server $(secs "$c2" "$c3") + client $mod_cpu"
+  ratios+=("$(python3 -c "print(round($hand / $mod_secs, 3))")")
+  cpu_ratios+=("$(python3 -c "print(round(($(secs "$c0" "$c1") + $hand_client) / ($(secs "$c2" "$c3") + $mod_cpu), 3))")")
+  echo "--- rows: benchdb $(psqlc -d benchdb -c 'SELECT count(*) FROM bench'), by hand $(psqlc -d bench_by_hand -c 'SELECT count(*) FROM bench'), module $(psqlc -d bench_by_module -c 'SELECT count(*) FROM bench'), playbook $(psqlc -d bench_by_playbook -c 'SELECT count(*) FROM bench')"
 done
-psqlc -c "DROP DATABASE IF EXISTS bench_by_hand" -c "DROP DATABASE IF EXISTS bench_by_playbook"
-echo "--- load module throughput / pg_restore by hand, per round: ${ratios[*]}; median $(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}") (target >= 0.9)"
+psqlc -c "DROP DATABASE IF EXISTS bench_by_hand" -c "DROP DATABASE IF EXISTS bench_by_module" -c "DROP DATABASE IF EXISTS bench_by_playbook"
+median() { python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" "$@"; }
+echo "--- load module / pg_restore by hand, throughput per round: ${ratios[*]}; median $(median "${ratios[@]}") (target >= 0.9)"
+echo "--- load module / pg_restore by hand, CPU (server + client) per round: ${cpu_ratios[*]}; median $(median "${cpu_ratios[@]}")"
