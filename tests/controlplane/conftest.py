@@ -57,9 +57,9 @@ def start_control_plane(workdir: Path, tools, **kwargs) -> cp_harness.ControlPla
     return cp
 
 
-def install_crds(api: Api, crds_dir: Path) -> list:
+def install_crds(api: Api, crds_dir: Path, projects=None) -> list:
     names = []
-    for path in crd_files(crds_dir):
+    for path in crd_files(crds_dir, projects):
         for crd in load_docs(path):
             status, body, _warnings = api.apply(crd)
             assert status in (200, 201), "%s: %s %s" % (path.name, status, body)
@@ -102,16 +102,25 @@ def fresh_control_plane(cp_tools, cp_workdir_factory, crds_dir):
     """Factory: start another control plane with its own etcd; all are stopped after the test."""
     started = []
 
-    def make(name: str = "fresh", with_crds: bool = True, **kwargs) -> cp_harness.ControlPlane:
+    def make(name: str = "fresh", crd_projects=None, **kwargs) -> cp_harness.ControlPlane:
+        """crd_projects: the ../shared/crds projects to install (None: all, []: none)."""
         cp = start_control_plane(cp_workdir_factory(name), cp_tools, **kwargs)
         started.append(cp)
-        if with_crds:
-            cp.crd_names = install_crds(Api(cp), crds_dir)
+        if crd_projects != []:
+            cp.crd_names = install_crds(Api(cp), crds_dir, crd_projects)
         return cp
 
     yield make
     for cp in reversed(started):
         cp.stop()
+
+
+@pytest.fixture(scope="session")
+def platform_manifests(tmp_path_factory, ansible_env):
+    """{file name: objects} the platform roles write into the manifests directory (rendered once)."""
+    from cp_collection import manifests_objects, render_platform
+
+    return manifests_objects(render_platform(tmp_path_factory.mktemp("platform"), ansible_env))
 
 
 @pytest.fixture(scope="session")

@@ -137,10 +137,11 @@ def _version_key(path: Path) -> list:
     return [int(x) if x.isdigit() else x for x in path.name.lstrip("v").split(".")]
 
 
-def crd_files(crds_dir: Path) -> List[Path]:
-    """One version per project: the newest directory of each (for Traefik: v3.5.1, what K3s v1.32.11 bundles)."""
+def crd_files(crds_dir: Path, projects: Optional[Iterable[str]] = None) -> List[Path]:
+    """One version per project: the newest directory of each (for Traefik: v3.5.1, what K3s v1.32.11 bundles);
+    only the given projects (directory names) when `projects` is set."""
     files: List[Path] = []
-    for project in sorted(p for p in crds_dir.iterdir() if p.is_dir()):
+    for project in sorted(p for p in crds_dir.iterdir() if p.is_dir() and (projects is None or p.name in projects)):
         versions = sorted((v for v in project.iterdir() if v.is_dir()), key=_version_key)
         files += sorted(versions[-1].glob("*.yaml"))
     return files

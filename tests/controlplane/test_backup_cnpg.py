@@ -19,17 +19,15 @@ from pathlib import Path
 import pytest
 
 from cp_api import Api
-from cp_collection import REPO, manifests_objects, render_platform
+from cp_collection import PLATFORM_VARS, REPO
 
-NS = "cp-backup"
+# The namespace the cnpg role renders the Cluster into (infra_env.namespace of the test inventory values).
+NS = PLATFORM_VARS["infra_env"]["namespace"]
 
 
 @pytest.fixture(scope="module")
-def cnpg_cluster(cp_api, ansible_env, tmp_path_factory):
-    manifests = manifests_objects(render_platform(tmp_path_factory.mktemp("backup-platform"), ansible_env,
-                                                  overrides={"infra_env": {"namespace": NS, "postgres": {"instances": 1, "storage": "5Gi"}}},
-                                                  roles=["cnpg"]))
-    docs = manifests["cnpg-cluster.yaml"]
+def cnpg_cluster(cp_api, platform_manifests):
+    docs = platform_manifests["cnpg-cluster.yaml"]
     if cp_api.get("v1", "Namespace", NS) is None:
         assert cp_api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})[0] in (200, 201)
     for obj in docs:
@@ -113,10 +111,10 @@ def test_backup_failed_reports_the_operator_error(control_plane, cp_api, cnpg_cl
 def test_backup_timeout_says_so(control_plane, cp_api, cnpg_cluster, ansible_env):
     """Nobody moves this Backup: after db_backup_cnpg_timeout the play stops and says what to check."""
     name = "cp-ondemand-timeout"
-    proc = run_backup(control_plane, ansible_env, name, timeout=5)
+    proc = run_backup(control_plane, ansible_env, name, timeout=2)
     out, _stderr = proc.communicate(timeout=600)
     assert proc.returncode != 0, out[-4000:]
-    assert "CloudNativePG Backup %s/%s" % (NS, name) in out and "did not complete within 5 s" in out, out[-4000:]
+    assert "CloudNativePG Backup %s/%s" % (NS, name) in out and "did not complete within 2 s" in out, out[-4000:]
     assert "kubectl get backup -n %s %s" % (NS, name) in out
     assert cp_api.get("postgresql.cnpg.io/v1", "Backup", name, NS) is not None  # it was really created
 

@@ -18,14 +18,9 @@ import pytest
 from cp_api import sort_for_apply
 import gitops_inputs
 from ansible_collections.parametric_portal.infra.plugins.module_utils._gitops.argocd import bootstrap_objects
-from cp_collection import TREE, argocd_objects, kustomize_build, manifests_objects, pod_templates, render_platform
+from cp_collection import TREE, argocd_objects, kustomize_build, pod_templates
 
 OVERLAYS = ("dev", "prod")
-
-
-@pytest.fixture(scope="module")
-def platform_manifests(tmp_path_factory, ansible_env):
-    return manifests_objects(render_platform(tmp_path_factory.mktemp("platform"), ansible_env))
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,7 @@ def test_backup_holds_the_live_controller_keys(backup_file, cp_api, ansible_env,
 def test_restore_into_a_fresh_control_plane_unseals_the_old_sealed_secrets(
         backup_file, drill_sealed, cp_api, cp_tools, fresh_control_plane, ansible_env, tmp_path):
     old_keys = [base64.b64decode(s["data"]["tls.key"]) for s in key_secrets(cp_api)]
-    fresh = fresh_control_plane("drill-fresh")
+    fresh = fresh_control_plane("drill-fresh", crd_projects=["sealed-secrets"])
     assert fresh.etcd_url != cp_api.cp.etcd_url
     api = Api(fresh)
     assert key_secrets(api) == []
@@ -142,7 +142,7 @@ def test_restore_into_a_fresh_control_plane_unseals_the_old_sealed_secrets(
 def test_restore_removes_a_private_key_left_by_an_earlier_client_side_apply(backup_file, cp_api, fresh_control_plane, ansible_env):
     """A Secret restored by the earlier (client-side apply) playbook carries tls.key in last-applied-configuration;
     running the fixed restore removes that copy."""
-    fresh = fresh_control_plane("drill-old-restore", with_crds=False)
+    fresh = fresh_control_plane("drill-old-restore", crd_projects=[])
     api = Api(fresh)
     api.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "sealed-secrets-controller", "namespace": "kube-system"},
                "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "ss"}},
