@@ -66,8 +66,8 @@ def install_crds(api: Api, crds_dir: Path, projects=None) -> list:
             names.append(crd["metadata"]["name"])
     for name in names:
         api.wait_for(lambda: any(c["type"] == "Established" and c["status"] == "True"
-                                 for c in (api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {})
-                                 .get("status", {}).get("conditions", [])),
+                                 for c in ((api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {})
+                                           .get("status") or {}).get("conditions") or []),
                      timeout=60, what="CRD %s Established" % name)
     api.refresh()
     return names
