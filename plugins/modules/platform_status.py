@@ -156,7 +156,8 @@ waited:
   type: float
   sample: 20.0
 msg:
-  description: One-line summary.
+  description:
+    - One-line summary. When O(wait=true) ran out, it starts with how long it waited (and how many reads).
   returned: always
   type: str
   sample: "Application ready: platform"
@@ -245,9 +246,13 @@ def main():
         result = report(module)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    msg = result["msg"]
+    if params["wait"] and result["timed_out"]:  # say that the bounded wait ran out, not only what is pending
+        msg = "Still not ready after waiting %s s (wait_timeout %s, %d reads): %s" % (
+            result["waited"], params["wait_timeout"], result["polls"], msg)
     out = dict(changed=False, checked=True, ready=result["ready"], failed_objects=result["failed"],
                components=result["components"], pending=result["pending"], polls=result["polls"],
-               waited=result["waited"], msg=result["msg"])
+               waited=result["waited"], msg=msg)
     if params["fail_when_not_ready"] and not result["ready"]:
         module.fail_json(**out)
     module.exit_json(**out)
