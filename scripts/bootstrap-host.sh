@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 # nginx-light/openssh-server/openssl/nftables: local endpoints for the verify.yml tests (started by
 # the tests themselves on loopback addresses, never as system services). nix-bin: parses and evaluates
 # flake.nix offline (tests/unit/devshell; the dev shell itself needs the network to build).
+# python3-kubernetes: the platform roles install it on the server for their readiness checks, and
+# tests/controlplane runs those roles against this machine (so their apt task finds it present).
 APT_PACKAGES=(podman runc debootstrap uidmap fuse-overlayfs make curl ca-certificates git
-              openssh-client sshpass postgresql-client nginx-light openssh-server openssl nftables nix-bin)
+              openssh-client sshpass postgresql-client nginx-light openssh-server openssl nftables nix-bin
+              python3-kubernetes)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
