@@ -7,6 +7,7 @@ and exposes the paths tests need as fixtures.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,16 +15,13 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _COLL_ROOT = REPO_ROOT / "build" / "pytest-collections"
-_LINK = _COLL_ROOT / "ansible_collections" / "parametric_portal" / "infra"
+# Creates or re-creates (atomically) build/pytest-collections/.../infra -> this checkout, also when
+# the link points at another tree (a copied checkout that carries the other tree's build/).
+_LINK_SCRIPT = REPO_ROOT / "scripts" / "link-collection.sh"
 
 
 def _ensure_collection_link() -> None:
-    if not _LINK.is_symlink():
-        _LINK.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            _LINK.symlink_to(REPO_ROOT, target_is_directory=True)
-        except FileExistsError:  # another worker created it
-            pass
+    subprocess.run(["bash", str(_LINK_SCRIPT)], check=True, stdout=subprocess.DEVNULL, timeout=60)
     if str(_COLL_ROOT) not in sys.path:
         sys.path.insert(0, str(_COLL_ROOT))
     # ansible's collection loader also honours this for `ansible.*` imports.

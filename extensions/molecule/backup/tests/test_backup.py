@@ -33,14 +33,13 @@ APP_PASSWORD = "backup-test-app-password"  # converge.yml's backup_test_password
 
 
 def _collections_path():
-    """Use the working tree's collection (build/pytest-collections link, as tests/conftest.py does)."""
-    link = REPO / "build" / "pytest-collections" / "ansible_collections" / "parametric_portal" / "infra"
-    if not link.is_symlink():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            link.symlink_to(REPO, target_is_directory=True)
-        except FileExistsError:
-            pass
+    """Use the working tree's collection (build/pytest-collections link, as tests/conftest.py does).
+
+    scripts/link-collection.sh re-creates the link when it points at another tree (a copied
+    checkout that carries the other tree's build/), so these runs never import another tree's code.
+    """
+    subprocess.run(["bash", str(REPO / "scripts" / "link-collection.sh")], check=True, stdout=subprocess.DEVNULL,
+                   timeout=60)
     rest = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
     return str(REPO / "build" / "pytest-collections") + (":" + rest if rest else "")
 
