@@ -101,7 +101,8 @@ def test_admin_user(host):
     sudoers = host.file("/etc/sudoers.d/parametric-portal-admin")
     assert sudoers.mode == 0o440
     assert host.run(f"visudo -cf {sudoers.path}").rc == 0
-    assert host.run(f"sudo -l -U {ADMIN}").stdout.count("NOPASSWD: ALL") == 1
+    # The role's rule, exactly once (the initial user's cloud-init rule is "(ALL) NOPASSWD: ALL").
+    assert host.run(f"sudo -l -U {ADMIN}").stdout.count("(ALL : ALL) NOPASSWD: ALL") == 1
 
 
 # --- Firewall ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Lifecycle behaviours, driven with the real playbooks against pp-k3s-server2 (runs after
 test_default.py; leaves that host reset, so it must stay the last test of the scenario).
 
-ansible-playbook runs from the repository root with the scenario's inventory (podman connection).
+ansible-playbook runs from the repository root with Molecule's inventory of the scenario (SSH as
+the initial sudo user, like an operator; Molecule's ansible.cfg from the environment).
 The K3s binary is the TEST DOUBLE built by tests/doubles/make-artifacts.sh; no cluster exists, so
 the readiness wait and the drain are switched off and the playbooks say so.
 """
@@ -14,14 +15,14 @@ from pathlib import Path
 import testinfra
 
 REPO = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
-INVENTORY = REPO / "extensions" / "molecule" / "k3s" / "inventory"
+INVENTORY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
 ARTIFACTS = Path(os.environ["PP_K3S_ARTIFACT_ROOT"])
 NODE = "pp-k3s-server2"
-HOST = testinfra.get_host(f"podman://{NODE}")
+HOST = testinfra.get_host(f"ansible://{NODE}?ansible_inventory={INVENTORY}", sudo=True)
 
 
 def playbook(name: str, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DIFF_ALWAYS": "0"}
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DIFF_ALWAYS": "0"}
     cmd = ["ansible-playbook", "-i", str(INVENTORY), f"playbooks/{name}", "--limit", NODE, *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
 
