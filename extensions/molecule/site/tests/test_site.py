@@ -30,6 +30,7 @@ ADMIN_KEY = EPHEMERAL / "admin_ed25519"
 CONTAINER = "pp-site-ubuntu2404"
 FRESH = "pp-site-fresh"
 WORKDIR = Path(os.environ.get("PP_SITE_WORKDIR", REPO / "build" / "molecule-site"))
+_RUNS: dict[str, str] = {}  # output of runs one test makes and a later one reads
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -180,11 +181,50 @@ def test_killed_run_recovers_and_is_idempotent(host):
         f"(MainPID {pid_before}): the restart the killed run owed was lost")
 
     third = _playbook(INVENTORY)
+    _RUNS["idempotent"] = third.stdout
     assert third.returncode == 0, third.stdout[-4000:]
     changed = {h: r[1] for h, r in _recap(third.stdout).items()}
     assert changed and all(c == 0 for c in changed.values()), (
         f"not idempotent after recovery: {changed}; changed tasks: {_changed_tasks(third.stdout)}")
     assert _k3s_main_pid(host) == pid_after, "an idempotent run restarted K3s"
+
+
+SUMMARY_TASK = "TASK [Summary | What you have now]"
+
+
+def _summary_lines(output: str) -> list[str]:
+    """The lines the summary printed (the debug task's msg list, JSON in the default callback)."""
+    assert output.count(SUMMARY_TASK) == 1, f"the summary is not shown exactly once:\n{output[-3000:]}"
+    after = output[output.index(SUMMARY_TASK):]
+    assert "\nTASK [" not in after and "\nPLAY [" not in after, "the summary is not the end of the run"
+    body = after[after.index("ok: [localhost] => ") + len("ok: [localhost] => "):after.index("\nPLAY RECAP")]
+    return json.loads(body)["msg"]
+
+
+def test_site_run_ends_with_the_summary(host):
+    """The end of site.yml tells the operator what they now have, once, in the fixed format, with
+    no secret. Uses the idempotent run of the killed-run test when it ran, else runs site.yml."""
+    output = _RUNS.get("idempotent") or _playbook(INVENTORY).stdout
+    lines = _summary_lines(output)
+    ip = _podman("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", CONTAINER).strip()
+    kubeconfig = WORKDIR / "kubeconfig-dev.yaml"
+    kubectl = f"kubectl --kubeconfig {kubeconfig} --context dev"
+    assert lines[0] == "SITE SUMMARY: parametric_portal.infra, environment dev"
+    assert lines[1:3] == ["Nodes:", f"  {CONTAINER}: server, {ip}, Ubuntu 24.04, k3s version v1.32.11+k3s1 (test-double)"]
+    assert lines[3] == f"Kubeconfig: {kubeconfig} (context dev)", "the fetched kubeconfig is not reported as present"
+    assert f"Argo CD: {kubectl} -n argocd port-forward svc/argocd-server 8080:443, then https://localhost:8080 (user admin)" in lines
+    assert any(line.startswith("  initial admin password: Secret argocd-initial-admin-secret") for line in lines)
+    assert any(line.startswith("Grafana: https://grafana.parametric-portal.com/ (user admin;") for line in lines)
+    domains = lines[lines.index("Domains (certificate served by the first server for each name):") + 1:lines.index("Next:")]
+    # Nothing listens on 443 in the container (no K3s, no Traefik): each name is reported as not served.
+    assert [d.split(":")[0].strip() for d in domains] == [
+        "api.parametric-portal.com", "parametric-portal.com", "www.parametric-portal.com", "grafana.parametric-portal.com"]
+    assert all(d.split(": ", 1)[1].startswith(f"not served yet (Failed to get cert from {ip}:443") for d in domains), domains
+    nxt = lines[lines.index("Next:") + 1:]
+    assert [n.split(":")[0].strip() for n in nxt] == ["verify", "seal a secret", "back up the database"]
+    vault = (SCENARIO_INVENTORY / "group_vars" / "all" / "vault.yml").read_text()
+    secrets = [line.split(":", 1)[1].strip() for line in vault.splitlines() if line.startswith("vault_")]
+    assert secrets and not [v for v in secrets if v in "\n".join(lines)], "a secret is in the summary"
 
 
 def test_restart_keeps_everything_in_force(host):
