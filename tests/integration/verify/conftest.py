@@ -1,7 +1,13 @@
 """Real local endpoints for the verify tests: nginx (Debian package) and OpenSSH sshd.
 
-Everything listens on loopback only (127.0.9.1 = GOOD set, 127.0.9.2 = BAD set) on free ports
-picked at start, is started by the session fixture and stopped (by PID) at the end.
+Everything listens on loopback only (127.0.9.1 = GOOD set, 127.0.9.2 = BAD set). Ports are
+allocated and HELD, never probed and bound later: each listening socket is bound to port 0 (the
+kernel picks a free port) and handed to its server, so no other process can take a port between
+allocation and use. nginx takes its sockets through its inherited-sockets mechanism (the NGINX
+environment variable, as for its binary upgrade); sshd runs in inetd mode (`sshd -i`), one real
+sshd per connection accepted on the held socket; the GOOD "closed" port is a socket bound but not
+listening (connections are refused, and nothing else can listen there). Started by the session
+fixture and stopped (by PID) at the end.
 
 GOOD: TLS 1.2/1.3 only, a default_server with ``ssl_reject_handshake on`` (SNI-strict), a
 certificate from a throw-away test CA valid 90 days for the test domains, every security header,
@@ -24,6 +30,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,10 +59,45 @@ def _ensure_packages():
                    check=True, env=env, timeout=300, stdout=subprocess.DEVNULL)
 
 
-def _free_port(addr):
-    with socket.socket() as sock:
-        sock.bind((addr, 0))
-        return sock.getsockname()[1]
+def _held(addr, listen=True):
+    """A socket bound to a kernel-chosen free port on addr, held until the session ends."""
+    sock = socket.socket()  # no SO_REUSEADDR: nothing else may bind the port, listening or not
+    sock.bind((addr, 0))
+    if listen:
+        sock.listen(64)
+    return sock
+
+
+class _SshdInetd:
+    """Real sshd in inetd mode (`sshd -i -f CONF`) for each connection to a held listening socket."""
+
+    def __init__(self, listener, conf):
+        self.listener, self.conf = listener, conf
+        self.children = []
+        self.stop = threading.Event()
+        self.listener.settimeout(0.2)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, unused = self.listener.accept()
+            except OSError:  # timeout, or closed at teardown
+                continue
+            with conn:
+                conn.setblocking(True)
+                self.children.append(subprocess.Popen([_which("sshd"), "-i", "-e", "-f", str(self.conf)],
+                                                      stdin=conn, stdout=conn, stderr=subprocess.DEVNULL))
+            self.children = [c for c in self.children if c.poll() is None]
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=5)
 
 
 def _openssl(*args, cwd):
@@ -159,35 +201,48 @@ LogLevel ERROR
 """
 
 
-def _wait_tcp(addr, port, procs, deadline=30.0):
+def _wait_http(addr, port, procs, deadline=60.0):
+    """Until nginx answers on its (held, hence always connectable) HTTP socket: it then serves all."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            err = dead[0].stderr.read().decode(errors="replace")
+            raise RuntimeError("%s exited with %s: %s" % (dead[0].args[0], dead[0].returncode, err))
         try:
-            socket.create_connection((addr, port), timeout=0.5).close()
-            return
+            with socket.create_connection((addr, port), timeout=2) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                if conn.recv(16).startswith(b"HTTP/"):
+                    return
         except OSError:
-            dead = [p for p in procs if p.poll() is not None]
-            if dead:
-                err = dead[0].stderr.read().decode(errors="replace")
-                raise RuntimeError("%s exited with %s: %s" % (dead[0].args[0], dead[0].returncode, err))
-            time.sleep(0.05)
-    raise RuntimeError("%s:%s did not come up within %ss" % (addr, port, deadline))
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("nginx on %s:%s did not answer within %ss" % (addr, port, deadline))
 
 
 class Endpoints:
-    """Ports and paths of the running GOOD/BAD sets."""
+    """Ports and paths of the running GOOD/BAD sets; the sockets behind the ports stay held."""
 
     def __init__(self, d: Path):
         self.dir = d
         self.ca_file = str(d / "ca.crt")
         self.domains = list(DOMAINS)
-        self.good = {"address": GOOD_ADDR, "https_port": _free_port(GOOD_ADDR), "http_port": _free_port(GOOD_ADDR),
-                     "ssh_port": _free_port(GOOD_ADDR), "closed_port": _free_port(GOOD_ADDR)}
-        self.bad = {"address": BAD_ADDR, "https_port": _free_port(BAD_ADDR), "http_port": _free_port(BAD_ADDR),
-                    "ssh_port": _free_port(BAD_ADDR), "closed_port": _free_port(BAD_ADDR),
-                    "https13_port": _free_port(BAD_ADDR)}
+        # GOOD's closed port: bound, not listening (refused, and reserved); BAD's: something listens.
+        self.sockets = {
+            "good": {"https_port": _held(GOOD_ADDR), "http_port": _held(GOOD_ADDR), "ssh_port": _held(GOOD_ADDR),
+                     "closed_port": _held(GOOD_ADDR, listen=False)},
+            "bad": {"https_port": _held(BAD_ADDR), "http_port": _held(BAD_ADDR), "ssh_port": _held(BAD_ADDR),
+                    "closed_port": _held(BAD_ADDR), "https13_port": _held(BAD_ADDR)},
+        }
+        self.good = {"address": GOOD_ADDR, **{k: s.getsockname()[1] for k, s in self.sockets["good"].items()}}
+        self.bad = {"address": BAD_ADDR, **{k: s.getsockname()[1] for k, s in self.sockets["bad"].items()}}
         self.good_nft = d / "good.nft"
         self.bad_nft = d / "bad.nft"
+
+    def close(self):
+        for group in self.sockets.values():
+            for sock in group.values():
+                sock.close()
 
 
 @pytest.fixture(scope="session")
@@ -196,7 +251,8 @@ def endpoints():
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
     d = Path(tempfile.mkdtemp(prefix="pp-verify-"))
     procs = []
-    listener = None
+    sshds = []
+    ep = None
     try:
         _make_pki(d)
         ep = Endpoints(d)
@@ -210,28 +266,24 @@ def endpoints():
             conf.write_text(tpl.format(d=d, name=name, addr=s["address"], https=s["https_port"], http=s["http_port"],
                                        https13=s.get("https13_port"), domains=" ".join(DOMAINS),
                                        protocols="TLSv1.2 TLSv1.3" if name == "good" else "TLSv1 TLSv1.1 TLSv1.2"))
+            # nginx takes the held sockets (NGINX="fd;fd;..."): it binds nothing itself.
+            fds = [sock.fileno() for key, sock in ep.sockets[name].items() if key.startswith("http")]
             procs.append(subprocess.Popen([_which("nginx"), "-p", str(d), "-e", str(d / ("%s-startup.log" % name)),
                                            "-c", str(conf), "-g", "daemon off;"],
+                                          env=dict(os.environ, NGINX="".join("%d;" % fd for fd in fds)), pass_fds=fds,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         for name, s, password in (("good", ep.good, "no"), ("bad", ep.bad, "yes")):
             conf = d / ("sshd-%s.conf" % name)
             conf.write_text(SSHD_CONFIG.format(d=d, name=name, addr=s["address"], port=s["ssh_port"], password=password))
-            procs.append(subprocess.Popen([_which("sshd"), "-D", "-e", "-f", str(conf)],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        # BAD: something listens on the port that must be closed.
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((BAD_ADDR, ep.bad["closed_port"]))
-        listener.listen(8)
+            subprocess.run([_which("sshd"), "-t", "-f", str(conf)], check=True, capture_output=True, timeout=30)
+            sshds.append(_SshdInetd(ep.sockets[name]["ssh_port"], conf))
+        # BAD: something listens on the port that must be closed (the held listening socket itself).
         for s in (ep.good, ep.bad):
-            _wait_tcp(s["address"], s["https_port"], procs)
-            _wait_tcp(s["address"], s["http_port"], procs)
-            _wait_tcp(s["address"], s["ssh_port"], procs)
-        _wait_tcp(BAD_ADDR, ep.bad["https13_port"], procs)
+            _wait_http(s["address"], s["http_port"], procs)
         yield ep
     finally:
-        if listener is not None:
-            listener.close()
+        for sshd in sshds:
+            sshd.close()
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -241,4 +293,6 @@ def endpoints():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+        if ep is not None:
+            ep.close()
         shutil.rmtree(d, ignore_errors=True)
