@@ -119,8 +119,8 @@ def create(project: Path, ephemeral: Path, config: Path, platforms: list[dict]) 
                         platform["name"]]).strip()
         wait_for_ssh(address, platform["name"])
         records.append(instance_config(platform, address, key))
-        print("%s: %s, ssh %s@%s:22, capabilities %s" % (platform["name"], platform["image"], user, address,
-                                                        ",".join(platform.get("capabilities", DEFAULT_CAPABILITIES))))
+        caps = ",".join(platform.get("capabilities", DEFAULT_CAPABILITIES))
+        print("%s: %s, ssh %s@%s:22, capabilities %s" % (platform["name"], platform["image"], user, address, caps))
     config.write_text(json.dumps(records, indent=2) + "\n")
     config.chmod(0o600)
 
