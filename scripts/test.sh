@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 LOGDIR=${LOGDIR:-$ROOT/build/test-logs}
 mkdir -p "$LOGDIR"
-passed=0; failed=0; failed_names=()
+passed=0; failed=0; failed_names=(); stage_times=()
 t0=$SECONDS
 
 stage() {  # stage NAME COMMAND...: run, log, count
@@ -19,6 +19,7 @@ stage() {  # stage NAME COMMAND...: run, log, count
   local log="$LOGDIR/${name//[:\/ ]/_}.log" start=$SECONDS rc
   echo "==> $name"
   "$@" >"$log" 2>&1; rc=$?
+  stage_times+=("$(printf '%-24s %5d s  %s' "$name" $((SECONDS - start)) "$([ $rc -eq 0 ] && echo ok || echo FAIL)")")
   if [ $rc -eq 0 ]; then
     passed=$((passed + 1)); echo "    ok   $name ($((SECONDS - start)) s)"
   else
@@ -59,7 +60,10 @@ stage pytest pytest_run
 # sealed-secrets controller and kubeseal, built from Go modules by the bootstrap): see tests/controlplane.
 stage pytest:controlplane pytest -q -p no:cacheprovider tests/controlplane
 
-# 4. Molecule: create, converge, idempotence, check, verify, destroy for every scenario.
+# 4. Molecule: every scenario with the plain `molecule test -s <scenario>` (scripts/molecule.sh only adds
+#    step times): dependency, destroy, syntax, create, prepare, converge, idempotence (fails on any
+#    change), check (check mode on the converged hosts, fails on any change), verify, destroy. Hosts are
+#    reached over SSH with pipelining (extensions/molecule/config.yml, extensions/molecule/shared/).
 if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
   scenarios=${SCENARIOS:-$(find extensions/molecule -mindepth 2 -maxdepth 2 -name molecule.yml \
     -printf '%h\n' | xargs -rn1 basename | sort)}
@@ -71,6 +75,7 @@ fi
 # 5. The release artifact.
 stage galaxy-build bash scripts/galaxy-build-check.sh
 
+echo "stage times:"; printf '  %s\n' "${stage_times[@]}"
 echo "total $((SECONDS - t0)) s; logs in $LOGDIR"
 [ $failed -eq 0 ] || echo "failed stages: ${failed_names[*]}"
 echo "$passed passed, $failed failed"
