@@ -32,7 +32,8 @@ def _assert_cis_server(cfg):
     assert cfg["kube-controller-manager-arg"] == ["terminated-pod-gc-threshold=100"]
     assert cfg["kubelet-arg"][:2] == ["streaming-connection-idle-timeout=5m", STRICT_CIPHERS]
     assert cfg["token-file"] == "/etc/rancher/k3s/cluster-token"
-    assert "token" not in cfg
+    assert cfg["agent-token-file"] == "/etc/rancher/k3s/agent-token"
+    assert "token" not in cfg and "agent-token" not in cfg
 
 
 def test_first_of_two_servers_initialises_etcd(k3s_config):
@@ -53,10 +54,12 @@ def test_second_server_joins_the_first(k3s_config):
     assert cfg["etcd-snapshot-retention"] == 5
 
 
-def test_agent_joins_with_token_file_and_no_server_settings(k3s_config):
+def test_agent_joins_with_the_agent_token_only_and_no_server_settings(k3s_config):
+    """Issue 14 item 5: an agent holds the agent token, never the server token."""
     cfg = k3s_config("agt-1", SERVERS, AGENTS)
     assert cfg["server"] == "https://srv-1:6443"
-    assert cfg["token-file"] == "/etc/rancher/k3s/cluster-token"
+    assert cfg["token-file"] == "/etc/rancher/k3s/agent-token"
+    assert "agent-token-file" not in cfg and "token" not in cfg
     assert cfg["protect-kernel-defaults"] is True
     assert cfg["kubelet-arg"][:2] == ["streaming-connection-idle-timeout=5m", STRICT_CIPHERS]
     for server_only in ("secrets-encryption", "kube-apiserver-arg", "cluster-init", "tls-san", "etcd-snapshot-retention"):

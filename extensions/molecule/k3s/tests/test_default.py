@@ -94,12 +94,23 @@ def test_rendered_config_for_two_servers_and_one_agent(host):
         assert "secrets-encryption" not in cfg and "etcd-snapshot-retention" not in cfg
 
 
-def test_token_is_shared_by_every_node():
-    hashes = {
-        name: testinfra.get_host(f"podman://{name}").check_output("sha256sum /etc/rancher/k3s/cluster-token").split()[0]
-        for name in [*SERVERS, AGENT]
-    }
-    assert len(set(hashes.values())) == 1, hashes
+def _token_hash(name: str, path: str) -> str:
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    host = testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}", sudo=True)
+    if not host.file(path).exists:
+        return "absent"
+    _mode(host, path, 0o600)
+    return host.check_output(f"sha256sum {path}").split()[0]
+
+
+def test_servers_hold_both_tokens_and_the_agent_only_the_agent_token():
+    """Issue 14 item 5: the server token stays on servers; agents join with a separate agent token."""
+    server_token = {name: _token_hash(name, "/etc/rancher/k3s/cluster-token") for name in [*SERVERS, AGENT]}
+    agent_token = {name: _token_hash(name, "/etc/rancher/k3s/agent-token") for name in [*SERVERS, AGENT]}
+    assert server_token[AGENT] == "absent", "the agent holds the server token"
+    assert len({server_token[s] for s in SERVERS}) == 1 and server_token[SERVERS[0]] != "absent", server_token
+    assert len(set(agent_token.values())) == 1 and "absent" not in agent_token.values(), agent_token
+    assert agent_token[AGENT] != server_token[SERVERS[0]], "the agent token is the server token"
 
 
 def test_unit_enabled_and_running(host):
