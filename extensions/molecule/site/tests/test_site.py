@@ -273,6 +273,12 @@ BAD_INPUTS = [
     ("app-domain-malformed", {"infra_apps": [{"name": "api", "kind": "node-api", "domain": "-bad-",
                                               "port": 4000, "image": "ghcr.io/x/api"}]}, "infra_apps[0] (api).domain"),
     ("missing-vault-values", {"__site_drop_vault": True}, "vault_cnpg_app_password"),
+    # Issue 14 item 3: a copied vault.yml.example, and weak values, are refused naming the variable.
+    ("example-vault-copied", {"__site_example_vault": True}, "cnpg_app_password is an example or placeholder value"),
+    ("fingerprint-key-passphrase", {"vault_sealing_fingerprint_key": "a-long-but-not-random-passphrase-for-hmac"},
+     "sealing_fingerprint_key must be at least 32 random bytes"),
+    ("grafana-password-short", {"vault_monitoring_grafana_admin_password": "grafana123"},
+     "monitoring_grafana_admin_password is too short"),
     ("min-vcpus-wrong-type", {"preflight_min_vcpus": "lots"}, "preflight_min_vcpus"),
 ]
 
@@ -330,7 +336,15 @@ def fresh_host(tmp_path_factory):
     for f in (SCENARIO_INVENTORY / "group_vars" / "all").iterdir():
         if f.name != "vault.yml":
             (novault / "group_vars" / "all" / f.name).symlink_to(f.resolve())
-    yield {"inventory": inv, "novault": novault}
+    example = tmp_path_factory.mktemp("fresh-inventory-example-vault")
+    (example / "hosts.yml").write_text((inv / "hosts.yml").read_text())
+    (example / "group_vars" / "all").mkdir(parents=True)
+    for f in (SCENARIO_INVENTORY / "group_vars" / "all").iterdir():
+        if f.name != "vault.yml":
+            (example / "group_vars" / "all" / f.name).symlink_to(f.resolve())
+    (example / "group_vars" / "all" / "vault.yml").symlink_to(
+        REPO / "inventories" / "dev" / "group_vars" / "all" / "vault.yml.example")
+    yield {"inventory": inv, "novault": novault, "example": example}
     _podman("rm", "-f", FRESH, check=False)
 
 
@@ -338,6 +352,8 @@ def _run_bad_case(case, fresh_host):
     case_id, extra, var = case
     if extra.get("__site_drop_vault"):
         proc = _playbook(fresh_host["novault"], timeout=300)
+    elif extra.get("__site_example_vault"):
+        proc = _playbook(fresh_host["example"], timeout=300)
     else:
         proc = _playbook(fresh_host["inventory"], "-e", json.dumps(extra), timeout=300)
     return case_id, var, proc
