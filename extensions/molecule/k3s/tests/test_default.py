@@ -6,6 +6,7 @@ and the rendered configuration. They never claim that Kubernetes ran.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import testinfra
@@ -76,13 +77,20 @@ def test_server_admission_audit_and_manifest_files(host):
 def test_rendered_config_for_two_servers_and_one_agent(host):
     cfg = yaml.safe_load(host.file("/etc/rancher/k3s/config.yaml").content_string)
     name = _name(host)
-    assert cfg["token-file"] == "/etc/rancher/k3s/cluster-token"
+    if _is_server(host):
+        assert cfg["token-file"] == "/etc/rancher/k3s/cluster-token"
+        assert cfg["agent-token-file"] == "/etc/rancher/k3s/agent-token"
+    else:
+        assert cfg["token-file"] == "/etc/rancher/k3s/agent-token" and "agent-token-file" not in cfg
     assert cfg["protect-kernel-defaults"] is True
     if name == "pp-k3s-server1":
         assert cfg["cluster-init"] is True
         assert "server" not in cfg
     else:
-        assert cfg["server"] == "https://pp-k3s-server1:6443"
+        # Others join the first server at its ansible_host: the address Molecule's SSH inventory uses.
+        first = subprocess.run(["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                                SERVERS[0]], capture_output=True, text=True, check=True).stdout.strip()
+        assert cfg["server"] == f"https://{first}:6443"
         assert "cluster-init" not in cfg
     if _is_server(host):
         assert cfg["secrets-encryption"] is True

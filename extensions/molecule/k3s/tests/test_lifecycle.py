@@ -23,7 +23,8 @@ HOST = testinfra.get_host(f"ansible://{NODE}?ansible_inventory={INVENTORY}", sud
 
 
 def playbook(name: str, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DIFF_ALWAYS": "0"}
+    # Molecule's ansible.cfg sends failed tasks to stderr (display_failed_stderr): keep them in stdout.
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DIFF_ALWAYS": "0", "ANSIBLE_DISPLAY_FAILED_STDERR": "false"}
     cmd = ["ansible-playbook", "-i", str(INVENTORY), f"playbooks/{name}", "--limit", NODE, *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
 
