@@ -42,10 +42,16 @@ def test_binary_is_the_pinned_test_double(host):
 def test_config_and_token_files_are_private(host):
     _mode(host, "/etc/rancher/k3s", 0o700)
     _mode(host, "/etc/rancher/k3s/config.yaml", 0o600)
-    _mode(host, "/etc/rancher/k3s/cluster-token", 0o600)
-    token = host.file("/etc/rancher/k3s/cluster-token").content_string.strip()
-    assert len(token) == 64 and token.isalnum()
-    assert token not in host.file("/etc/rancher/k3s/config.yaml").content_string
+    # Servers hold the server token and the agent token, agents only the agent token (issue 14 item 5).
+    tokens = ["/etc/rancher/k3s/agent-token"]
+    if _is_server(host):
+        tokens.insert(0, "/etc/rancher/k3s/cluster-token")
+    config = host.file("/etc/rancher/k3s/config.yaml").content_string
+    for path in tokens:
+        _mode(host, path, 0o600)
+        token = host.file(path).content_string.strip()
+        assert len(token) == 64 and token.isalnum(), path
+        assert token not in config, path
 
 
 def test_server_admission_audit_and_manifest_files(host):
