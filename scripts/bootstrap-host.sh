@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# podman/runc/debootstrap: the systemd test hosts; openssh-client/sshpass: SSH login tests;
+# podman/runc/debootstrap: the systemd test hosts; qemu-system-x86/qemu-utils: the Ubuntu VMs of
+# the vm stage (tests/vm, scripts/build-vm-image.sh); openssh-client/sshpass: SSH login tests;
 # nginx-light/openssh-server/openssl/nftables: local endpoints for the verify.yml tests (started by
 # the tests themselves on loopback addresses, never as system services). nix-bin: parses and evaluates
 # flake.nix offline (tests/unit/devshell; the dev shell itself needs the network to build).
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 # tests/controlplane runs those roles against this machine (so their apt task finds it present).
 APT_PACKAGES=(podman runc debootstrap uidmap fuse-overlayfs make curl ca-certificates git
               openssh-client sshpass postgresql-client nginx-light openssh-server openssl nftables nix-bin
-              python3-kubernetes)
+              python3-kubernetes qemu-system-x86 qemu-utils e2fsprogs)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,10 +2,11 @@
 # The one test command (`make test`). On a fresh Debian 12 machine, as root, it installs what it
 # needs (apt packages, podman settings, the venv, the systemd test images) and then runs, in
 # order: yamllint, ansible-lint (production profile), ansible-test sanity, pytest, every Molecule
-# scenario, and the galaxy build. It ends with "N passed, N failed" over the stages and exits
-# non-zero when any stage failed.
+# scenario, the Ubuntu VM stage, and the galaxy build. It ends with "N passed, N failed" over
+# the stages and exits non-zero when any stage failed.
 #   SCENARIOS="hardening k3s" make test   runs only those Molecule scenarios
 #   SKIP_MOLECULE=1 make test             skips Molecule (quick local loop; CI never sets it)
+#   SKIP_VM=1 make test                   skips the VM stages (quick local loop; CI never sets it)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -72,7 +73,18 @@ if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
   done
 fi
 
-# 5. The release artifact.
+# 5. Real Ubuntu 24.04 VMs under QEMU (tests/vm, docs/testing.md): the host paths containers cannot
+# run (kernel sysctls, modules, auditd, AppArmor, /dev/shm, reboot) and the multi-node firewall with
+# real packets. The image is built once and cached (scripts/build-vm-image.sh); one VM stage runs at
+# a time on the machine (lock), and a VM that cannot start fails the stage with its console output.
+if [ "${SKIP_VM:-0}" != 1 ]; then
+  stage vm-image bash scripts/build-vm-image.sh
+  stage vm flock /tmp/pp-lock-vm pytest -v -p no:cacheprovider tests/vm
+else
+  echo "==> vm: skipped because SKIP_VM=1 (quick local loop; CI never sets it)"
+fi
+
+# 6. The release artifact.
 stage galaxy-build bash scripts/galaxy-build-check.sh
 
 echo "stage times:"; printf '  %s\n' "${stage_times[@]}"
