@@ -22,15 +22,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${PP_VM_CACHE:-/var/cache/parametric-portal-vm}
 BASE_IMAGE=localhost/pp-ubuntu2404:latest
-# What the image has on top of the test image, all of which a stock Ubuntu 24.04 server/cloud
-# image has too: the kernel and initrd (linux-image-virtual; zstd so that initramfs-tools
-# compresses as on Ubuntu), systemd-resolved for DNS from DHCP, and from the ubuntu-minimal /
-# ubuntu-standard / ubuntu-server-minimal seeds rsyslog, logrotate, nftables (installed, no ruleset
-# loaded), systemd-timesyncd and unattended-upgrades. Deliberately NOT preinstalled although a
-# stock image has it: apparmor, so that the hardening role's install-and-start path runs on the
-# real kernel and the AppArmor check is seen failing before the converge (auditd and fail2ban
-# are not in a stock image either; the role installs all three from the archive in the VM).
-VM_PACKAGES="linux-image-virtual initramfs-tools zstd systemd-resolved rsyslog logrotate nftables systemd-timesyncd unattended-upgrades"
+# What the image has on top of the test image. Like a stock Ubuntu 24.04 server/cloud image: the
+# kernel and initrd (linux-image-virtual; zstd so that initramfs-tools compresses as on Ubuntu),
+# systemd-resolved for DNS from DHCP, and from the ubuntu-minimal / -standard / -server-minimal
+# seeds rsyslog, logrotate, nftables (installed, no ruleset loaded), systemd-timesyncd and
+# unattended-upgrades. Beyond a stock image: auditd, fail2ban and python3-systemd, which the
+# hardening role would install - preinstalled (not started, no rules) because installing them
+# under software emulation costs minutes of the stage's budget; the role's package task still runs
+# and finds them. Deliberately NOT preinstalled although a stock image has it: apparmor, so that
+# the role's install-and-start path runs on the real kernel and the AppArmor check is seen failing
+# before the converge.
+VM_PACKAGES="linux-image-virtual initramfs-tools zstd systemd-resolved rsyslog logrotate nftables
+  systemd-timesyncd unattended-upgrades auditd fail2ban python3-systemd"
 DISK_SIZE=12G
 
 die() { echo "build-vm-image: $*" >&2; exit 1; }
@@ -57,10 +60,10 @@ cleanup() { podman rm -f "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # 1. The kernel, initrd and boot packages, installed from the archive inside the test image.
-echo "build-vm-image: installing $VM_PACKAGES into $BASE_IMAGE" >&2
+echo "build-vm-image: installing $(echo $VM_PACKAGES) into $BASE_IMAGE" >&2
 podman run --name "$ctr" "$BASE_IMAGE" bash -ec "
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $VM_PACKAGES >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo $VM_PACKAGES) >/dev/null
   dpkg-query -W -f='\${Package} \${Version}\n' > /root/packages.txt
   rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb
 " >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; die "package install failed"; }
@@ -103,9 +106,11 @@ EOF
 cat > "$root/usr/local/sbin/pp-firstboot" <<'EOF'
 #!/bin/sh
 # First boot from the seed disk (label "ppseed"), the way cloud-init's NoCloud data source does it.
-# Files on the seed: hostname, admin_user, authorized_keys, network/*.network, ssh_host_*_key
-# (all but authorized_keys optional; host keys supplied by the provider are used as cloud-init's
-# `ssh_keys` are, missing types are generated). Runs once: /var/lib/pp-firstboot/done marks it.
+# Files on the seed: hostname, admin_user, authorized_keys, network/*.network, ssh_host_*_key,
+# ssh_port, apt-lists.tar.zst (all but authorized_keys optional; ssh_port moves sshd off 22 as some
+# providers' images do; host keys supplied by the provider are used
+# as cloud-init's `ssh_keys` are, missing types are generated; apt lists fetched by the provider a
+# moment ago stand for cloud-init's `package_update`). Runs once: /var/lib/pp-firstboot/done.
 set -eu
 seed=/dev/disk/by-label/ppseed
 i=0
@@ -126,6 +131,10 @@ install -d -m 0700 -o "$user" -g "$user" "/home/$user/.ssh"
 install -m 0600 -o "$user" -g "$user" "$mnt/authorized_keys" "/home/$user/.ssh/authorized_keys"
 printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$user" > /etc/sudoers.d/90-cloud-init-users
 chmod 0440 /etc/sudoers.d/90-cloud-init-users
+if [ -f "$mnt/apt-lists.tar.zst" ]; then
+  tar --zstd -C /var/lib/apt/lists -xf "$mnt/apt-lists.tar.zst"
+  touch /var/lib/apt/lists
+fi
 if [ -d "$mnt/network" ]; then
   cp "$mnt"/network/*.network /etc/systemd/network/ 2>/dev/null || true
 fi
@@ -135,6 +144,11 @@ for key in "$mnt"/ssh_host_*_key; do
   [ -f "$key.pub" ] && install -m 0644 "$key.pub" "/etc/ssh/${key##*/}.pub"
 done
 ssh-keygen -A
+if [ -s "$mnt/ssh_port" ]; then
+  printf '# Written at first boot from the seed (provider setting).\nPort %s\n' "$(cat "$mnt/ssh_port")" \
+    > /etc/ssh/sshd_config.d/10-provider-port.conf
+  systemctl daemon-reload   # ssh.socket's generator reads the port from sshd_config
+fi
 mkdir -p /var/lib/pp-firstboot
 date -u +%FT%TZ > /var/lib/pp-firstboot/done
 echo "pp-firstboot: $user created, host keys generated"

@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sntp import SntpServer  # noqa: E402
-from vmlib import REPO_ROOT, VmError, build_image  # noqa: E402
+from vmlib import REPO_ROOT, VmError, apt_lists, build_image  # noqa: E402
 
 WORKDIR = Path(os.environ.get("PP_VM_WORKDIR", REPO_ROOT / "build" / "vm"))
 K3S_VERSION = "v1.32.11+k3s1"
@@ -29,6 +29,24 @@ def report(key: str, value: object) -> None:
     _REPORT[key] = value
     WORKDIR.mkdir(parents=True, exist_ok=True)
     (WORKDIR / "report.json").write_text(json.dumps(_REPORT, indent=2, sort_keys=True) + "\n")
+
+
+class measure:  # noqa: N801 - used as a context manager
+    """Record a step's wall time and the CPU time the VMs' QEMU processes spent in it (the
+    load-independent cost: on a busy machine wall time grows, CPU time does not)."""
+
+    def __init__(self, key: str, *vms) -> None:
+        self.key, self.vms = key, vms
+
+    def __enter__(self):
+        self.wall, self.cpu = time.monotonic(), sum(v.cpu_seconds() for v in self.vms)
+        return self
+
+    def __exit__(self, *exc):
+        report(self.key, {"wall_s": round(time.monotonic() - self.wall, 1),
+                          "qemu_cpu_s": round(sum(v.cpu_seconds() for v in self.vms) - self.cpu, 1),
+                          "completed": exc[0] is None})
+        return False
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -62,6 +80,14 @@ def workdir() -> Path:
     subprocess.run(["bash", str(REPO_ROOT / "tests" / "doubles" / "make-artifacts.sh"), str(artifacts), K3S_VERSION],
                    check=True, capture_output=True)
     return WORKDIR
+
+
+@pytest.fixture(scope="session")
+def fresh_apt_lists(workdir) -> Path:
+    try:
+        return apt_lists(workdir)
+    except VmError as exc:
+        pytest.fail(f"cannot fetch apt lists for the VMs: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Playbook, make_inventory, report
+from conftest import Playbook, make_inventory, measure, report
 from vmlib import REPO_ROOT, PrivateNet, Vm, VmError
 
 FW_DIR = REPO_ROOT / "tests" / "integration" / "hardening_firewall"
@@ -64,13 +64,14 @@ def _need(step: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(vm_image, workdir):
+def cluster(vm_image, workdir, fresh_apt_lists):
     run_dir = workdir / "ha"
     net = PrivateNet(run_dir / "net", SUBNET)
     vms: dict[str, Vm] = {}
     try:
         for i, (name, (_role, address)) in enumerate(NODES.items()):
-            vms[name] = Vm(name, vm_image, run_dir, memory_mib=1024, cpus=1, private=[(net, address)])
+            vms[name] = Vm(name, vm_image, run_dir, memory_mib=1024, cpus=1, private=[(net, address)],
+                           apt_lists=fresh_apt_lists)
         vms[OUTSIDER] = Vm(OUTSIDER, vm_image, run_dir, memory_mib=512, cpus=1,
                            private=[(net, [ADMIN_ADDRESS, WORLD_ADDRESS])])
         for i, machine in enumerate(vms.values()):
@@ -176,8 +177,9 @@ def _format_table(table: dict, results: dict[tuple, str], expected: bool) -> str
 
 def test_ha_vms_boot_on_a_private_network(cluster):
     vms, _net = cluster
-    times = _boot_all(vms)
-    report("HA: parallel first boot of 4 VMs to SSH (s, per VM)", times)
+    with measure("HA: parallel first boot of 4 VMs to SSH", *vms.values()):
+        times = _boot_all(vms)
+    report("HA: first boot to SSH per VM (s)", times)
     for name, machine in vms.items():
         out = machine.ssh("ip -4 -o addr show scope global | awk '{print $2, $4}'").stdout
         wanted = [NODES[name][1]] if name in NODES else [ADMIN_ADDRESS, WORLD_ADDRESS]
@@ -237,9 +239,9 @@ def test_hardening_with_the_ha_topology(cluster):
             "ansible_port": m.boot_port, "vm_test_ssh_port": m.ssh_port, "vm_test_dir": str(m.dir), **common}
     inv = make_inventory(vms[next(iter(NODES))].workdir, groups)
     args = ["--tags", HA_TAGS] if HA_TAGS else []
-    result = Playbook(inv, inv.parent).run("playbooks/hardening.yml", "ha-hardening", *args)
-    report("HA: playbooks/hardening.yml on 3 VMs in parallel (s)" + (f" --tags {HA_TAGS}" if HA_TAGS else ""),
-           result["seconds"])
+    with measure("HA: playbooks/hardening.yml on 3 VMs in parallel" + (f" --tags {HA_TAGS}" if HA_TAGS else ""),
+                 *vms.values()):
+        result = Playbook(inv, inv.parent).run("playbooks/hardening.yml", "ha-hardening", *args)
     assert result["rc"] == 0, f"hardening.yml (HA) failed (log {result['log']}):\n{result['tail']}"
     for name in NODES:
         vms[name].port = vms[name].ssh_port
@@ -250,7 +252,8 @@ def test_k3s_inbound_rules_with_real_packets(cluster):
     _need("hardened")
     vms, net = cluster
     table = _table()
-    results = _probe_matrix(vms, table, {name: vms[name].ssh_port for name in NODES})
+    with measure("HA: probe matrix after hardening", *vms.values()):
+        results = _probe_matrix(vms, table, {name: vms[name].ssh_port for name in NODES})
     wrong = []
     for target, (role, _address) in NODES.items():
         for row, classes in _rows(table, role).items():

@@ -4,10 +4,10 @@ Each VM boots a copy-on-write overlay of the cached image that scripts/build-vm-
 (the base disk is never written), plus a small seed disk that its first-boot unit reads the way
 cloud-init reads a NoCloud seed: host name, admin user and public key, SSH host keys, networkd
 files. The controller reaches the VM over QEMU's user-mode network (NAT, which also gives the VM
-the package archives) through two loopback port forwards: 127.0.0.1:<boot_port> -> guest 22 for
-the first login, and 127.0.0.1:<ssh_port> -> guest <ssh_port>, the port the inventory tells the
-hardening role to move sshd to (the same number on both sides, so the role's lock-out probe and
-its "follow the SSH port" step work exactly as against a VPS). Extra NICs join private networks
+the package archives) through two loopback port forwards with the same port number on both sides,
+as if the VM had a public address: <boot_port>, where the seed makes the fresh image's sshd
+listen, and <ssh_port>, where the inventory tells the hardening role to move sshd (so the role's
+lock-out probes and its "follow the SSH port" step work exactly as against a VPS). Extra NICs join private networks
 that exist only between the test's VMs (QEMU `-netdev dgram` endpoints joined by a hub in the
 test process, see PrivateNet); nothing else is addressed.
 
@@ -108,6 +108,25 @@ class PrivateNet:
         self._sock.close()
 
 
+def apt_lists(workdir: Path, max_age: float = 1800) -> Path:
+    """Fresh apt lists for the VMs' seed disks: `apt-get update` run natively in the Ubuntu test
+    image (seconds) instead of in the emulated guest (minutes), as cloud-init's package_update
+    would have run it at first boot. Refreshed when older than max_age."""
+    out = workdir / "apt-lists.tar.zst"
+    if out.exists() and time.time() - out.stat().st_mtime < max_age:
+        return out
+    lists = workdir / "apt-lists"
+    _run(["rm", "-rf", str(lists)])
+    lists.mkdir(parents=True)
+    _run(["podman", "run", "--rm", "-v", f"{lists}:/var/lib/apt/lists", "localhost/pp-ubuntu2404:latest",
+          "apt-get", "update", "-qq"])
+    tmp = out.with_suffix(".tmp")
+    _run(["tar", "--zstd", "-C", str(lists), "--exclude=./lock", "--exclude=./partial", "-cf", str(tmp), "."])
+    tmp.rename(out)
+    _run(["rm", "-rf", str(lists)])
+    return out
+
+
 @dataclass
 class Vm:
     name: str
@@ -119,6 +138,7 @@ class Vm:
     admin_user: str = "deploy"
     kernel_args: str = ""
     cpu_model: str = ""
+    apt_lists: Path | None = None
 
     def __post_init__(self) -> None:
         self.dir = self.workdir / self.name
@@ -145,6 +165,7 @@ class Vm:
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.name}-admin", "-f", str(self.key)])
         (seed / "hostname").write_text(self.name + "\n")
         (seed / "admin_user").write_text(self.admin_user + "\n")
+        (seed / "ssh_port").write_text(f"{self.boot_port}\n")
         (seed / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         # Host keys made here (fast) instead of in the emulated CPU (RSA takes minutes under TCG),
         # handed over like cloud-init's `ssh_keys`; known_hosts is pinned to them.
@@ -157,9 +178,13 @@ class Vm:
                 f"[Match]\nMACAddress={self._mac(i + 1)}\n\n[Network]\n"
                 + "".join(f"Address={a}/24\n" for a in addresses)
                 + "LinkLocalAddressing=no\nIPv6AcceptRA=no\n")
+        size = "2M"
+        if self.apt_lists:
+            _run(["cp", str(self.apt_lists), str(seed / "apt-lists.tar.zst")])
+            size = f"{self.apt_lists.stat().st_size // 1048576 + 8}M"
         img = self.dir / "seed.img"
         img.unlink(missing_ok=True)
-        _run(["mkfs.ext4", "-q", "-L", "ppseed", "-d", str(seed), str(img), "2M"])
+        _run(["mkfs.ext4", "-q", "-L", "ppseed", "-d", str(seed), str(img), size])
         self._seed_host_keys = {kind: (seed / f"ssh_host_{kind}_key.pub").read_text().split()[:2]
                                 for kind in ("ed25519", "ecdsa", "rsa")}
 
@@ -176,13 +201,13 @@ class Vm:
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self, index: int = 0) -> None:
         self.index = index
-        self._make_disks()
         accel = os.environ.get("PP_VM_ACCEL", "tcg")
         accel_arg = "tcg,thread=multi" if accel == "tcg" else accel
         for attempt in range(3):
             self.boot_port, self.ssh_port = free_port(), free_port()
             if self.boot_port == self.ssh_port:
                 continue
+            self._make_disks()
             self._write_known_hosts()
             self.console.unlink(missing_ok=True)
             argv = [
@@ -193,7 +218,7 @@ class Vm:
                 "-append", f"root=LABEL=cloudimg-rootfs ro console=ttyS0 {self.kernel_args}".strip(),
                 "-drive", f"file={self.dir / 'disk.qcow2'},format=qcow2,if=virtio,discard=unmap",
                 "-drive", f"file={self.dir / 'seed.img'},format=raw,if=virtio,readonly=on",
-                "-netdev", (f"user,id=nat,hostfwd=tcp:127.0.0.1:{self.boot_port}-:22,"
+                "-netdev", (f"user,id=nat,hostfwd=tcp:127.0.0.1:{self.boot_port}-:{self.boot_port},"
                             f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:{self.ssh_port}"),
                 "-device", f"virtio-net-pci,netdev=nat,mac={self._mac(0)}",
                 "-device", "virtio-rng-pci",
@@ -223,6 +248,17 @@ class Vm:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def cpu_seconds(self) -> float:
+        """CPU time QEMU has used so far (user + system): the load-independent cost of a step. On
+        an idle machine a step's wall time approaches its CPU time (divided by the vCPUs busy)."""
+        if not self.proc:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def console_tail(self, lines: int = 25) -> str:
         try:
