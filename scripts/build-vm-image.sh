@@ -29,11 +29,12 @@ BASE_IMAGE=localhost/pp-ubuntu2404:latest
 # unattended-upgrades. Beyond a stock image: auditd, fail2ban and python3-systemd, which the
 # hardening role would install - preinstalled (not started, no rules) because installing them
 # under software emulation costs minutes of the stage's budget; the role's package task still runs
-# and finds them. Deliberately NOT preinstalled although a stock image has it: apparmor, so that
+# and finds them. lynis: the auditing tool the test runs inside the VM (from the archive, like the
+# rest), installed here for the same reason. Deliberately NOT preinstalled although a stock image has it: apparmor, so that
 # the role's install-and-start path runs on the real kernel and the AppArmor check is seen failing
 # before the converge.
 VM_PACKAGES="linux-image-virtual initramfs-tools zstd systemd-resolved rsyslog logrotate nftables
-  systemd-timesyncd unattended-upgrades auditd fail2ban python3-systemd"
+  systemd-timesyncd unattended-upgrades auditd fail2ban python3-systemd lynis"
 DISK_SIZE=12G
 
 die() { echo "build-vm-image: $*" >&2; exit 1; }

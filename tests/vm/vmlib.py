@@ -181,7 +181,7 @@ class Vm:
         size = "2M"
         if self.apt_lists:
             _run(["cp", str(self.apt_lists), str(seed / "apt-lists.tar.zst")])
-            size = f"{self.apt_lists.stat().st_size // 1048576 + 8}M"
+            size = f"{self.apt_lists.stat().st_size * 5 // 4 // 1048576 + 16}M"
         img = self.dir / "seed.img"
         img.unlink(missing_ok=True)
         _run(["mkfs.ext4", "-q", "-L", "ppseed", "-d", str(seed), str(img), size])
