@@ -70,7 +70,8 @@ def test_first_boot_creates_the_admin_from_the_seed(vm):
 def test_checks_fail_on_the_fresh_vm(vm):
     """The standing negative control: before hardening, every concern's check reports problems."""
     _need("booted")
-    results = checks.run_all(vm, vm.ssh_port, quick_timesync=True)
+    with measure("single VM: real-kernel checks on the fresh VM (negative control)", vm):
+        results = checks.run_all(vm, vm.ssh_port, quick_timesync=True)
     passing = [name for name in checks.MUST_FAIL_WHEN_FRESH if not results[name]]
     assert not passing, f"these checks pass on a never-hardened VM, so they cannot prove anything: {passing}"
 
