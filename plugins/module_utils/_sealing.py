@@ -408,13 +408,17 @@ def _check_item_key(where, key):
         )
 
 
+def _secret_items(where, mapping):
+    """(key, value) of a Secret's data or stringData with checked keys; a null value is the empty string."""
+    for key, value in _mapping(where, mapping).items():
+        _check_item_key(where, key)
+        yield key, "" if value is None else value
+
+
 def decode_data(data, where="data"):
     """Base64-decode Secret.data values; the error names the key, never the value."""
     items = {}
-    for key, value in _mapping(where, data).items():
-        _check_item_key(where, key)
-        if value is None:
-            value = ""
+    for key, value in _secret_items(where, data):
         if not isinstance(value, str):
             raise SealingError("%s.%s must be a base64 string (got %s)" % (where, key, _kind(value)))
         try:
@@ -426,10 +430,7 @@ def decode_data(data, where="data"):
 
 def encode_string_data(string_data, where="string_data"):
     items = {}
-    for key, value in _mapping(where, string_data).items():
-        _check_item_key(where, key)
-        if value is None:
-            value = ""
+    for key, value in _secret_items(where, string_data):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise SealingError("%s.%s must be a string (got %s)" % (where, key, _kind(value)))
         items[key] = str(value).encode("utf-8")
