@@ -45,7 +45,7 @@ def render(**overrides) -> list[str]:
             {"item": "grafana.example.com", "msg": "Failed to get cert from 203.0.113.10:443, error: [Errno 111] Connection refused"},
         ],
         "inventory": "/srv/infra/inventories/prod",
-        "playbooks": "/srv/infra/playbooks",
+        "collection": "parametric_portal.infra",
     }
     summary.update(overrides)
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=False, keep_trailing_newline=True)
@@ -72,10 +72,10 @@ def test_stable_format_line_by_line():
         "(staging: browsers do not trust it; traefik_acme_staging: false for real ones)",
         "  grafana.example.com: not served yet (Failed to get cert from 203.0.113.10:443, error: [Errno 111] Connection refused)",
         "Next:",
-        f"  verify: ansible-playbook -i /srv/infra/inventories/prod /srv/infra/playbooks/verify.yml -e verify_kubeconfig={KC}",
-        "  seal a secret: ansible-playbook -i /srv/infra/inventories/prod /srv/infra/playbooks/seal_secret.yml "
+        f"  verify: ansible-playbook -i /srv/infra/inventories/prod parametric_portal.infra.verify -e verify_kubeconfig={KC}",
+        "  seal a secret: ansible-playbook -i /srv/infra/inventories/prod parametric_portal.infra.seal_secret "
         "-e app=<app> -e secret_name=<name> (mise run seal-secret)",
-        "  back up the database: ansible-playbook -i /srv/infra/inventories/prod /srv/infra/playbooks/backup_db.yml "
+        "  back up the database: ansible-playbook -i /srv/infra/inventories/prod parametric_portal.infra.backup_db "
         "(mise run backup-db)",
     ]
 
