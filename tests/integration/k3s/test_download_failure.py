@@ -12,21 +12,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-PLAY = """
-- hosts: localhost
-  connection: local
-  gather_facts: true
-  gather_subset: [min]
-  tasks:
-    - ansible.builtin.include_role:
-        name: parametric_portal.infra.k3s
-        tasks_from: install.yml
-"""
+PLAY = Path(__file__).with_name("install_play.yml")
 
 
 def test_missing_release_names_k3s_artifact_dir(tmp_path):
-    play = tmp_path / "play.yml"
-    play.write_text(PLAY)
     env = {
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "pytest-collections"),
@@ -34,7 +23,7 @@ def test_missing_release_names_k3s_artifact_dir(tmp_path):
         "ANSIBLE_LOCALHOST_WARNING": "0",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
     }
-    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), str(play),
+    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), str(PLAY),
            "-e", "k3s_release_base_url=https://127.0.0.1:9", "-e", "k3s_download_timeout=5"]
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode != 0

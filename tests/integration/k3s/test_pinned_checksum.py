@@ -17,16 +17,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-PLAY = """
-- hosts: localhost
-  connection: local
-  gather_facts: true
-  gather_subset: [min]
-  tasks:
-    - ansible.builtin.include_role:
-        name: parametric_portal.infra.k3s
-        tasks_from: install.yml
-"""
+PLAY = Path(__file__).with_name("install_play.yml")
 
 
 def _artifacts(target: Path, version: str, *flags: str) -> Path:
@@ -36,13 +27,11 @@ def _artifacts(target: Path, version: str, *flags: str) -> Path:
 
 
 def _install(tmp_path: Path, artifacts: Path, **extra) -> subprocess.CompletedProcess:
-    play = tmp_path / "play.yml"
-    play.write_text(PLAY)
     variables = {"k3s_artifact_dir": str(artifacts), "__k3s_bin": str(tmp_path / "bin" / "k3s"),
                  "__k3s_staged_bin": str(tmp_path / "bin" / ".k3s.staged"), **extra}
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "pytest-collections"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
-    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), str(play), "-e", json.dumps(variables)]
+    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), str(PLAY), "-e", json.dumps(variables)]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
