@@ -404,11 +404,28 @@ class ControlPlane:
         self.stop()
 
     # ---- components
-    def _start_etcd(self) -> None:
+    def _start_retrying_port_clash(self, start, ready, wait_timeout: float, what: str) -> "Proc":
+        """start() picks free ports and starts a process; another process may take a port between the
+        pick and the bind, so a start that fails with "address already in use" is tried again (3 times)."""
         for attempt in range(3):
+            proc = start()
+            self.procs.append(proc)
+            try:
+                _wait(ready, wait_timeout, proc, what)
+                return proc
+            except ControlPlaneError:
+                if "address already in use" in proc.tail() and attempt < 2:
+                    proc.stop()
+                    self.procs.remove(proc)
+                    continue
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _start_etcd(self) -> None:
+        def start():
             client, peer = free_port(), free_port()
             self.etcd_url = "http://127.0.0.1:%d" % client
-            proc = Proc("etcd", [
+            return Proc("etcd", [
                 self.tools["PP_ETCD_BIN"], "--name", "cp-test",
                 "--data-dir", str(self.workdir / "etcd"),
                 "--listen-client-urls", self.etcd_url, "--advertise-client-urls", self.etcd_url,
@@ -419,17 +436,8 @@ class ControlPlane:
                 # Test data on a shared disk: no fsync (nothing here must survive a power cut).
                 "--unsafe-no-fsync",
             ], self.workdir / "logs" / "etcd.log").start()
-            self.procs.append(proc)
-            try:
-                _wait(lambda: urllib.request.urlopen(self.etcd_url + "/health", timeout=2).status == 200,
-                      60, proc, "healthy")
-                return
-            except ControlPlaneError:
-                if "address already in use" in proc.tail() and attempt < 2:
-                    proc.stop()
-                    self.procs.remove(proc)
-                    continue
-                raise
+        self._start_retrying_port_clash(
+            start, lambda: urllib.request.urlopen(self.etcd_url + "/health", timeout=2).status == 200, 60, "healthy")
 
     def apiserver_flags(self, port: int) -> Dict[str, str]:
         f = self.files
@@ -465,23 +473,17 @@ class ControlPlane:
         return flags
 
     def _start_apiserver(self) -> None:
-        for attempt in range(3):
+        f = self.files
+
+        def start():
             port = free_port()
             self.server = "https://127.0.0.1:%d" % port
             argv = [self.tools["PP_KUBE_APISERVER_BIN"]] + ["%s=%s" % kv for kv in self.apiserver_flags(port).items()]
-            proc = Proc("kube-apiserver", argv, self.workdir / "logs" / "kube-apiserver.log").start()
-            self.procs.append(proc)
-            f = self.files
-            try:
-                _wait(lambda: _https_get(self.server + "/readyz", f["ca.crt"], f["client-admin.crt"], f["client-admin.key"])[0] == 200,
-                      self.start_timeout, proc, "ready (/readyz)")
-                break
-            except ControlPlaneError:
-                if "address already in use" in proc.tail() and attempt < 2:
-                    proc.stop()
-                    self.procs.remove(proc)
-                    continue
-                raise
+            return Proc("kube-apiserver", argv, self.workdir / "logs" / "kube-apiserver.log").start()
+        self._start_retrying_port_clash(
+            start,
+            lambda: _https_get(self.server + "/readyz", f["ca.crt"], f["client-admin.crt"], f["client-admin.key"])[0] == 200,
+            self.start_timeout, "ready (/readyz)")
         self.kubeconfig_path.write_text(yaml.safe_dump(kubeconfig(self.server, f["ca.crt"], f["client-admin.crt"], f["client-admin.key"])))
         self.kubeconfig_path.chmod(0o600)
 

@@ -123,15 +123,20 @@ def test_controller_unseals_what_seal_secret_sealed(cp_api, sealed_files, name):
     assert secret["metadata"]["ownerReferences"][0]["kind"] == "SealedSecret"
 
 
-@pytest.mark.parametrize("rename,namespace", [("ss-strict-renamed", NS), ("ss-strict", OTHER_NS)], ids=["renamed", "moved"])
-def test_strict_scope_renamed_or_moved_does_not_unseal(cp_api, sealed_files, rename, namespace):
-    doc = sealed(sealed_files, "ss-strict")
+def _apply_renamed(cp_api, sealed_files, name, rename, namespace):
+    """Apply the SealedSecret `name` under another name and/or namespace (its template follows)."""
+    doc = sealed(sealed_files, name)
     doc["metadata"]["name"] = rename
     doc["metadata"]["namespace"] = namespace
     for key in ("name", "namespace"):
         doc["spec"]["template"]["metadata"].pop(key, None)
     status, body, _warnings = cp_api.apply(doc)
     assert status in (200, 201), body
+
+
+@pytest.mark.parametrize("rename,namespace", [("ss-strict-renamed", NS), ("ss-strict", OTHER_NS)], ids=["renamed", "moved"])
+def test_strict_scope_renamed_or_moved_does_not_unseal(cp_api, sealed_files, rename, namespace):
+    _apply_renamed(cp_api, sealed_files, "ss-strict", rename, namespace)
     conditions = wait_unseal_failure(cp_api, rename, namespace)
     assert "no key could decrypt secret" in conditions[0]["message"], conditions
     assert cp_api.get("v1", "Secret", rename, namespace) is None
@@ -141,13 +146,7 @@ def test_strict_scope_renamed_or_moved_does_not_unseal(cp_api, sealed_files, ren
                          ids=["namespace-wide-renamed", "cluster-wide-moved"])
 def test_wider_scopes_unseal_where_their_scope_allows(cp_api, sealed_files, name, rename, namespace):
     """Positive control for the negative test above: the same change is allowed by the wider scopes."""
-    doc = sealed(sealed_files, name)
-    doc["metadata"]["name"] = rename
-    doc["metadata"]["namespace"] = namespace
-    for key in ("name", "namespace"):
-        doc["spec"]["template"]["metadata"].pop(key, None)
-    status, body, _warnings = cp_api.apply(doc)
-    assert status in (200, 201), body
+    _apply_renamed(cp_api, sealed_files, name, rename, namespace)
     secret = wait_secret(cp_api, rename, namespace)
     assert {k: base64.b64decode(v) for k, v in secret["data"].items()} == EXPECTED[name][1]
 
