@@ -194,7 +194,7 @@ def test_modules_and_modprobe(host):
     load = host.file("/etc/modules-load.d/k3s.conf").content_string.split()
     assert "br_netfilter" in load and "overlay" in load
     conf = host.file("/etc/modprobe.d/parametric-portal-hardening.conf").content_string
-    for mod in ("cramfs", "freevxfs", "jffs2", "hfs", "hfsplus", "udf", "usb-storage"):
+    for mod in ("cramfs", "freevxfs", "jffs2", "hfs", "hfsplus", "udf", "usb-storage", "dccp", "rds", "tipc"):
         assert f"install {mod} /bin/false" in conf and f"blacklist {mod}" in conf
     assert "overlay" not in active_lines(conf) and "squashfs" not in active_lines(conf)
     # modprobe resolves the install rule (the module itself need not exist in a container)
