@@ -4,8 +4,8 @@
 # per side):
 #   bash benchmarks/hardening.sh [PEER_COLLECTION_DIR]
 # Prints, for this collection (playbooks/hardening.yml: preflight + hardening) and, when a peer
-# collection checkout is given (e.g. a devsec.hardening checkout; never vendored here), the peer
-# (benchmarks/hardening-peer-<namespace>.yml): first converge, idempotent re-run, changed count of
+# collection checkout is given (a devsec.hardening checkout; never vendored here), the peer
+# (os_hardening + ssh_hardening, playbook written below): first converge, idempotent re-run, changed count of
 # the re-run, the re-run ratio ours/peer, and the Lynis hardening index (Lynis from the host's own
 # archive) beside a fresh host's. Prints numbers; asserts nothing. Exits non-zero if a run fails.
 #
@@ -29,8 +29,7 @@ if [ -n "$peer_dir" ]; then
   [ -f "$peer_dir/galaxy.yml" ] || { echo "not a collection checkout (no galaxy.yml): $peer_dir" >&2; exit 2; }
   peer_ns=$(awk -F': *' '$1 == "namespace" {print $2}' "$peer_dir/galaxy.yml" | tr -d "\"'")
   peer_name=$(awk -F': *' '$1 == "name" {print $2}' "$peer_dir/galaxy.yml" | tr -d "\"'")
-  peer_play=$repo/benchmarks/hardening-peer-$peer_ns.yml
-  [ -f "$peer_play" ] || { echo "no peer playbook for $peer_ns.$peer_name (expected $peer_play)" >&2; exit 2; }
+  [ "$peer_ns.$peer_name" = devsec.hardening ] || { echo "no peer playbook for $peer_ns.$peer_name (only devsec.hardening)" >&2; exit 2; }
 fi
 podman image exists "$image" || { echo "missing $image: run scripts/build-test-images.sh" >&2; exit 2; }
 [ -d build/collections/ansible_collections/parametric_portal/infra ] || bash scripts/install-collection.sh >/dev/null
@@ -117,6 +116,29 @@ hardening_ssh_probe_options: ["-o", "StrictHostKeyChecking=no", "-o", "UserKnown
 hardening_k3s_api_allowed_cidrs: ["203.0.113.0/24"]
 EOF
 [ -z "$peer_dir" ] || {
+  # The peer's playbook is written here, not kept as a file in the repository: ansible-lint would
+  # have to resolve roles of a collection that is never installed here.
+  peer_play=$work/hardening-peer-devsec.yml
+  cat > "$peer_play" <<'EOF'
+---
+# devsec.hardening's os_hardening and ssh_hardening, set up for the same job as ours on the same
+# kind of host: a K3s node reached over SSH as the admin (forwarding on, only the admin may log in,
+# keys only).
+- name: Peer | devsec.hardening os_hardening + ssh_hardening
+  hosts: bench
+  gather_facts: true
+  become: true
+  vars:
+    sysctl_overwrite:           # K3s needs forwarding (the same deviation our role writes down)
+      net.ipv4.ip_forward: 1
+      net.ipv6.conf.all.forwarding: 1
+    ssh_allow_users: "{{ ansible_user }}"
+    ssh_server_password_login: false
+    ssh_permit_root_login: "no"
+  roles:
+    - role: devsec.hardening.os_hardening
+    - role: devsec.hardening.ssh_hardening
+EOF
   inventory peer
   mkdir -p "$work/peer-collections/ansible_collections/$peer_ns"
   ln -sfn "$peer_dir" "$work/peer-collections/ansible_collections/$peer_ns/$peer_name"
