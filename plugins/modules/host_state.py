@@ -73,6 +73,7 @@ attributes:
     support: none
     description: Nothing changes, so there is no diff.
   platform:
+    support: full
     platforms: [debian]
     description: Packages are read with C(dpkg-query); units with C(systemctl).
 notes:

@@ -106,6 +106,7 @@ def test_parse_shadow_line_never_returns_the_hash():
 
 def _rsa_line(bits):
     n = (1 << (bits - 1)) | 1
+
     def s(b):
         return struct.pack(">I", len(b)) + b
     nbytes = n.to_bytes((n.bit_length() + 8) // 8, "big")  # mpint: leading zero byte

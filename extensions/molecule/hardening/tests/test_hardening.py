@@ -319,4 +319,3 @@ def test_host_without_cron_converged_without_cron_paths(host):
     assert not host.package("cron").is_installed
     assert not host.file("/etc/crontab").exists
     assert not host.file("/etc/cron.d").exists or host.file("/etc/cron.d").mode == 0o700
-
