@@ -400,6 +400,42 @@ def test_bad_inputs_rejected_before_any_change(fresh_host):
     assert before == after, "a rejected run changed the fresh host"
 
 
-# Not tested: --check on a never-converged host. The hardening role cannot resolve packages in
-# check mode while the apt lists are still empty (check mode does not run apt update), so that run
-# fails; check mode is proven on the converged host by the scenario's check step (changed=0).
+# --- check mode on a never-converged host (issue 16 item 2) ------------------------------------
+
+# Everything a run could change, including what check mode is most tempted to touch: apt's lists
+# and caches (an `apt update` would rewrite them) and the set of running units.
+CHECK_FINGERPRINT = (
+    "set -o pipefail; "
+    "find /etc /usr/local/bin /usr/sbin /var/lib/rancher /var/lib/dpkg/status /root/.ssh /home /var/lib/aide "
+    "-xdev \\( -type f -o -type l \\) -not -path '/etc/machine-id' -print0 2>/dev/null | sort -z | xargs -0 sha256sum 2>/dev/null | sha256sum; "
+    "find /var/lib/apt /var/cache/apt -xdev -printf '%p %s %T@\\n' 2>/dev/null | sort | sha256sum; "
+    "systemctl list-unit-files --no-legend --state=enabled,masked | sort | sha256sum; "
+    "systemctl list-units --no-legend --state=active --plain | awk '{print $1}' | grep -v '^session-' | sort | sha256sum; "
+    "getent passwd | sha256sum"
+)
+
+
+def test_site_check_diff_on_a_never_converged_host(fresh_host):
+    """`ansible-playbook playbooks/site.yml --check --diff` against the fresh container (the first
+    thing a careful operator runs): exit 0, no failed task, it says what it would change - the apt
+    plan, the units and files, the host key, the K3s install - and the host is exactly as before:
+    configuration, binaries, dpkg status, apt's lists and caches, units, users."""
+    before = _podman("exec", FRESH, "bash", "-c", CHECK_FINGERPRINT, timeout=600)
+    proc = _playbook(fresh_host["inventory"], "--check", "--diff", timeout=1800)
+    out = proc.stdout + proc.stderr
+    (WORKDIR / "check-fresh.log").write_text(out)
+    recap = {m[0]: tuple(int(x) for x in m[1:]) for m in RECAP.findall(out)}
+    assert proc.returncode == 0 and FRESH in recap and recap[FRESH][3] == 0, (
+        f"check mode failed on a fresh host (rc {proc.returncode}):\n{out[-5000:]}")
+    assert recap[FRESH][1] > 0, "check mode on a fresh host reported no change at all"
+    plan = re.search(r"apt would install \d+ package\(s\)[^\n]*", out)
+    assert plan and all(p in plan.group(0) for p in ("nftables", "fail2ban", "auditd")), "no apt plan naming the packages"
+    assert re.search(r"would enable \(and start where it can run\), once installed: .*fail2ban\.service", out)
+    assert re.search(r"would write, once the package or directory exists: .*/etc/fail2ban/jail\.local", out)
+    assert re.search(r"\+\+\+ after.*sshd_config", out), "no sshd_config diff"
+    assert re.search(r"\+\+\+ after.*(nftables\.conf|60-parametric-portal-hardening\.conf)", out), "no diffs of the written files"
+    assert re.search(r"would generate the .*rsa.* host key", out), "the RSA host key replacement is not announced"
+    assert re.search(r"TASK \[parametric_portal\.infra\.k3s :", out), "the K3s role did not run in check mode"
+    assert "K3s is not installed on" in out and "would write the HelmChart" in out, "the platform play did not say what follows K3s"
+    after = _podman("exec", FRESH, "bash", "-c", CHECK_FINGERPRINT, timeout=600)
+    assert before == after, "check mode changed the fresh host"
