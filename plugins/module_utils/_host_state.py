@@ -293,9 +293,15 @@ def parse_apt_simulation(text: str) -> List[Dict[str, object]]:
     return found
 
 
+APT_UPGRADES_ARGV = ["apt-get", "-s", "-o", "Debug::NoLocking=true", "-o", "Dir::Cache::pkgcache=",
+                     "-o", "Dir::Cache::srcpkgcache=", "upgrade"]
+
+
 def read_apt_upgrades(run: Run) -> List[Dict[str, object]]:
-    """Pending upgrades as ``apt-get -s upgrade`` sees them with the current package lists (no lock taken)."""
-    rc, out, err = run(["apt-get", "-s", "-o", "Debug::NoLocking=true", "upgrade"])
+    """Pending upgrades as ``apt-get -s upgrade`` sees them with the current package lists: no lock
+    taken, and no binary cache written (apt-get would otherwise (re)build /var/cache/apt/*.bin on a
+    host whose caches are missing or stale, a change check mode must not make)."""
+    rc, out, err = run(APT_UPGRADES_ARGV)
     if rc != 0:
         raise RuntimeError("apt-get -s upgrade failed (rc %d): %s" % (rc, err.strip()))
     return parse_apt_simulation(out)

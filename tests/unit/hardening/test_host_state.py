@@ -208,6 +208,7 @@ def test_read_apt_upgrades_takes_no_lock():
         return 0, APT_SIM, ""
 
     assert len(hs.read_apt_upgrades(run)) == 4
-    assert seen == [["apt-get", "-s", "-o", "Debug::NoLocking=true", "upgrade"]]
+    assert seen == [["apt-get", "-s", "-o", "Debug::NoLocking=true", "-o", "Dir::Cache::pkgcache=",
+                     "-o", "Dir::Cache::srcpkgcache=", "upgrade"]]
     with pytest.raises(RuntimeError, match="apt-get -s upgrade failed"):
         hs.read_apt_upgrades(lambda argv: (100, "", "E: lock"))
