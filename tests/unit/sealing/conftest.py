@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from module_runner import call_main, patch_exits
 from sealing_keys import Keypair, keypair, make_cert
 
 
@@ -46,31 +45,7 @@ def ec_cert_pem():
     return make_cert(key)
 
 
-# ---- in-process module driving (kubernetes.core's AnsibleExitJson pattern) ----------------------
-
-class AnsibleExitJson(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs)
-        self.result = kwargs
-
-
-class AnsibleFailJson(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs)
-        self.result = kwargs
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    # Serialise through the module's own no_log masking, like a real run does.
-    raise AnsibleExitJson(json.loads(json.dumps(basic.remove_values(kwargs, self.no_log_values))))
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["failed"] = True
-    kwargs["msg"] = msg
-    raise AnsibleFailJson(json.loads(json.dumps(basic.remove_values(kwargs, self.no_log_values))))
-
+# ---- in-process module driving (tests/module_runner.py) -----------------------------------------
 
 @pytest.fixture
 def run_module(monkeypatch):
@@ -78,22 +53,12 @@ def run_module(monkeypatch):
     from ansible_collections.parametric_portal.infra.plugins.modules import seal_secret
 
     warnings = []
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
 
     def runner(args, check=False, diff=False):
-        args = dict(args)
-        args["_ansible_check_mode"] = check
-        args["_ansible_diff"] = diff
         del warnings[:]
-        with patch_module_args(args):
-            try:
-                seal_secret.main()
-            except AnsibleExitJson as exc:
-                return True, exc.result, list(warnings)
-            except AnsibleFailJson as exc:
-                return False, exc.result, list(warnings)
-        raise AssertionError("module returned without exit_json/fail_json")
+        ok, result = call_main(seal_secret.main, args, check, diff)
+        return ok, result, list(warnings)
 
     return runner
