@@ -196,40 +196,19 @@ def render_k3s_server_files(server_dir: Path, extra_vars: Optional[Dict[str, Any
     """Render roles/k3s templates (config.yaml, psa.yaml, audit.yaml) with the role's defaults and vars,
     for a single-server inventory, with the server directory moved to server_dir. Returns the parsed
     config.yaml and the written paths."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
+    from role_templates import cluster_vars, render, role_vars
 
-    def trust(obj):
-        if isinstance(obj, str):
-            return trust_as_template(obj)
-        if isinstance(obj, dict):
-            return {k: trust(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [trust(v) for v in obj]
-        return obj
-
-    role = REPO / "roles" / "k3s"
-    variables: Dict[str, Any] = {}
-    for part in ("defaults", "vars"):
-        variables.update(yaml.safe_load((role / part / "main.yml").read_text()) or {})
     host = "cp-test-server"
-    variables.update({
-        "ansible_managed": "Ansible managed",
-        "inventory_hostname": host,
-        "groups": {"k3s_servers": [host], "k3s_agents": [], "k3s_cluster": [host], "all": [host]},
-        "hostvars": {host: {}},
-        "ansible_facts": {"architecture": "x86_64", "nodename": host},
-        "infra_public_address": "127.0.0.1",
-        "infra_environment": "test",
-        "__k3s_server_dir": str(server_dir),
-    })
+    variables = role_vars("k3s")
+    variables["ansible_managed"] = "Ansible managed"
+    variables.update(cluster_vars(host, [host], [], infra_public_address="127.0.0.1", infra_environment="test"))
+    variables["__k3s_server_dir"] = str(server_dir)
     variables.update(extra_vars or {})
-    templar = Templar(loader=DataLoader(), variables=trust(variables))
     server_dir.mkdir(parents=True, exist_ok=True)
     (server_dir / "logs").mkdir(exist_ok=True)
     out: Dict[str, Any] = {}
     for template, dest in (("psa.yaml.j2", "psa.yaml"), ("audit.yaml.j2", "audit.yaml"), ("config.yaml.j2", "config.yaml")):
-        text = templar.template(trust_as_template((role / "templates" / template).read_text()))
+        text = render("k3s", template, variables)
         path = server_dir / dest
         path.write_text(text)
         path.chmod(0o600)
@@ -731,6 +710,7 @@ def new_workdir(prefix: str) -> Path:
 
 
 if __name__ == "__main__":  # manual use: python tests/controlplane/cp_harness.py -> start, print kubeconfig, wait
+    sys.path.insert(0, str(REPO / "tests"))  # role_templates, as tests/conftest.py makes it importable under pytest
     # A process started in the background by a non-interactive shell inherits SIGINT as ignored;
     # make Ctrl-C / SIGINT raise KeyboardInterrupt here in any case, so the control plane is stopped.
     signal.signal(signal.SIGINT, signal.default_int_handler)

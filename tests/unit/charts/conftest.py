@@ -16,8 +16,8 @@ from typing import Any, Dict, List
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+
+import role_templates
 
 from . import chartmodel
 
@@ -39,16 +39,6 @@ HELMCHART_TEMPLATES = {"argocd": "argocd.yaml.j2", "sealed_secrets": "sealed-sec
 TREE_APPS = {"kyverno": "kyverno.yaml", "monitoring": "monitoring.yaml"}
 
 
-def _trust(obj: Any) -> Any:
-    if isinstance(obj, str):
-        return trust_as_template(obj)
-    if isinstance(obj, dict):
-        return {key: _trust(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [_trust(value) for value in obj]
-    return obj
-
-
 def prod_inventory() -> Dict[str, Any]:
     merged: Dict[str, Any] = {}
     for name in ("main.yml", "environment.yml", "apps.yml"):
@@ -60,22 +50,16 @@ def prod_var(name: str) -> Any:
     """One variable of the prod inventory, templated as ansible would (e.g. infra_env)."""
     variables = prod_inventory()
     variables.setdefault("ansible_host", "203.0.113.10")
-    templar = Templar(loader=DataLoader(), variables=_trust(variables))
-    return templar.template(_trust(variables[name]))
+    return role_templates.templar(variables).template(role_templates.trust(variables[name]))
 
 
 def render_role_template(role: str, template: str, overrides: Dict[str, Any] | None = None) -> str:
     """Render a role template as ansible would for a prod host (role defaults + vars + inventory)."""
-    variables: Dict[str, Any] = {}
-    for part in ("defaults", "vars"):
-        path = ROLES / role / part / "main.yml"
-        if path.is_file():
-            variables.update(yaml.safe_load(path.read_text()) or {})
+    variables = role_templates.role_vars(role)
     variables.update(prod_inventory())
     variables.update({"ansible_managed": "Ansible managed", "ansible_host": "203.0.113.10"})
     variables.update(overrides or {})
-    templar = Templar(loader=DataLoader(), variables=_trust(variables))
-    return templar.template(trust_as_template((ROLES / role / "templates" / template).read_text()))
+    return role_templates.render(role, template, variables)
 
 
 def our_values(chart: str, overrides: Dict[str, Any] | None = None) -> Dict[str, Any]:
