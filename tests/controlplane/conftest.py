@@ -20,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cp_harness  # noqa: E402
+import platform_play  # noqa: E402
 from cp_api import Api, crd_files, load_docs  # noqa: E402
 
 _RUNNING = []
@@ -134,22 +135,12 @@ def kustomize_bin(cp_tools) -> str:
 
 
 @pytest.fixture(scope="session")
-def ansible_env(repo_root, crds_dir, tmp_path_factory):
+def ansible_env(crds_dir, tmp_path_factory):
     """Environment for ansible-playbook runs against the collection in this working tree."""
     home = tmp_path_factory.mktemp("ansible-home")
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(repo_root / "build" / "pytest-collections"),
-        "ANSIBLE_HOME": str(home),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "PATH": "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")),
-        "PP_SHARED_DIR": str(crds_dir.parent),
-    })
-    return env
+    return platform_play.ansible_env(ANSIBLE_HOME=str(home),
+                                     PATH="%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", "")),
+                                     PP_SHARED_DIR=str(crds_dir.parent))
 
 
 def which(name: str) -> str:

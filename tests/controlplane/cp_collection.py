@@ -1,18 +1,15 @@
 """What the collection produces, built the way the collection builds it: the platform roles run by
-ansible-playbook into a temporary manifests directory, and the GitOps tree built by kustomize v5.5
-(the Go-built binary)."""
+ansible-playbook into a temporary manifests directory (tests/platform_play.py), and the GitOps tree
+built by kustomize v5.5 (the Go-built binary)."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from cp_api import load_docs, load_text_docs
-
-REPO = Path(__file__).resolve().parents[2]
+from platform_play import REPO, run_platform_roles
 TREE = REPO / "infrastructure"
 
 # Every role that writes into K3s' manifests directory.
@@ -33,38 +30,13 @@ PLATFORM_VARS: Dict[str, Any] = {
     "infra_acme_email": "ops@example.test",
 }
 
-PLAY = """---
-- name: Render the platform roles into a directory
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-%s
-"""
-
-
-def run_playbook(playbook: Path, env: Dict[str, str], *args: str, cwd: Optional[Path] = None, timeout: int = 900) -> subprocess.CompletedProcess:
-    exe = str(Path(sys.executable).parent / "ansible-playbook")
-    return subprocess.run([exe, str(playbook), *args], cwd=str(cwd or REPO), env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
 
 
 def render_platform(tmp: Path, env: Dict[str, str], overrides: Optional[Dict[str, Any]] = None,
                     roles: Optional[List[str]] = None) -> Path:
-    manifests = tmp / "manifests"
-    manifests.mkdir(parents=True, exist_ok=True)
-    variables = dict(PLATFORM_VARS)
-    for role in PLATFORM_ROLES:
-        variables["%s_manifests_dir" % role] = str(manifests)
-    variables.update(overrides or {})
-    (tmp / "vars.json").write_text(json.dumps(variables))
-    play = tmp / "render.yml"
-    play.write_text(PLAY % "\n".join("    - role: parametric_portal.infra.%s" % r for r in (roles or PLATFORM_ROLES)))
-    (tmp / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
-    run_env = dict(env, ANSIBLE_CONFIG=str(tmp / "ansible.cfg"))
-    result = run_playbook(play, run_env, "-i", "localhost,", "-e", "@%s" % (tmp / "vars.json"), cwd=tmp)
+    result = run_platform_roles(tmp, env, PLATFORM_VARS, PLATFORM_ROLES, overrides, roles=roles)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return manifests
+    return tmp / "manifests"
 
 
 def manifests_objects(manifests: Path) -> Dict[str, List[Dict[str, Any]]]:

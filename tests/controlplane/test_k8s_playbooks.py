@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from cp_api import load_docs
-from cp_collection import REPO, run_playbook
+from platform_play import REPO, run_playbook
 
 ENV = "prod"
 

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from cp_collection import PLATFORM_ROLES, PLATFORM_VARS, REPO
+from platform_play import run_platform_roles
 
 ARGOCD_NS = "argocd"
 T0 = "2026-01-01T00:00:00Z"
@@ -109,21 +110,12 @@ def set_all_ready(api, manifests):
 def run_roles(tmp, env, kubeconfig, roles, retries=2, delay=1):
     """The roles' own readiness tasks (tags <role>_readiness; their argument specs are checked too), run
     by ansible-playbook on this machine. The manifests they would write are already applied (fixture)."""
-    manifests = tmp / "manifests"
-    manifests.mkdir(parents=True, exist_ok=True)
-    variables = dict(PLATFORM_VARS, platform_wait_for_ready=True)
-    for role in PLATFORM_ROLES:
-        variables["%s_manifests_dir" % role] = str(manifests)
+    overrides = {}
     for role in READINESS_ROLES:
-        variables.update({"%s_kubeconfig" % role: str(kubeconfig), "%s_ready_retries" % role: retries, "%s_ready_delay" % role: delay})
-    (tmp / "vars.json").write_text(json.dumps(variables))
-    play = tmp / "play.yml"
-    play.write_text(yaml.safe_dump([{"name": "platform roles with live readiness", "hosts": "localhost", "connection": "local",
-                                     "gather_facts": False, "roles": ["parametric_portal.infra.%s" % r for r in roles]}]))
-    (tmp / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
-    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-v", "-i", "localhost,", str(play), "-e", "@%s" % (tmp / "vars.json"),
-                           "--tags", ",".join("%s_readiness" % r for r in roles)],
-                          cwd=tmp, env=dict(env, ANSIBLE_CONFIG=str(tmp / "ansible.cfg")), capture_output=True, text=True, timeout=900, check=False)
+        overrides.update({"%s_kubeconfig" % role: str(kubeconfig), "%s_ready_retries" % role: retries, "%s_ready_delay" % role: delay})
+    return run_platform_roles(tmp, env, dict(PLATFORM_VARS, platform_wait_for_ready=True), PLATFORM_ROLES, overrides, roles=roles,
+                              extra_args=("-v", "--tags", ",".join("%s_readiness" % r for r in roles)),
+                              name="platform roles with live readiness")
 
 
 def test_readiness_waits_pass_when_the_controllers_report_ready(control_plane, cp_api, platform_objects, ansible_env, tmp_path):

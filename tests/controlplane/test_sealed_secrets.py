@@ -18,7 +18,7 @@ import yaml
 
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _sealing
 from cp_api import load_docs
-from cp_collection import run_playbook
+from platform_play import run_playbook
 
 NS = "cp-sealing"
 OTHER_NS = "cp-sealing-other"

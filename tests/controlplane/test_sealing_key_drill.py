@@ -20,7 +20,7 @@ import yaml
 
 import cp_harness
 from cp_api import Api, load_docs
-from cp_collection import REPO, run_playbook
+from platform_play import REPO, run_playbook
 
 PASSPHRASE = "cp-drill-" + secrets.token_urlsafe(24)
 FINGERPRINT_KEY = base64.b64encode(secrets.token_bytes(32)).decode()

@@ -1,24 +1,22 @@
 """Fixtures for the platform bootstrap tests.
 
 `render_platform` runs the real roles (playbooks/platform.yml's roles) with ansible-playbook against
-localhost, writing into a temporary "manifests directory" instead of K3s's, with the live readiness
-waits off (no cluster exists here). The collection is imported from the working tree through the
-symlink tests/conftest.py maintains.
+localhost (tests/platform_play.py), writing into a temporary "manifests directory" instead of K3s's,
+with the live readiness waits off (no cluster exists here). The collection is imported from the
+working tree through the symlink tests/conftest.py maintains.
 """
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 
+from platform_play import ansible_env, run_platform_roles
+
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "platform"
-COLLECTIONS = REPO / "build" / "pytest-collections"
 
 ROLES = ["sealed_secrets", "argocd", "cnpg", "kyverno", "monitoring"]
 
@@ -36,44 +34,11 @@ BASE_VARS: Dict[str, Any] = {
     "monitoring_grafana_admin_password": "unit-test-grafana-password-0123",
 }
 
-PLAYBOOK = """---
-- name: Render the platform roles into a directory
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-%s
-"""
-
 
 def run_roles(tmp: Path, overrides: Dict[str, Any] | None = None, roles=None, drop=(), extra_args=()) -> subprocess.CompletedProcess:
     """Run the roles against localhost with every manifests dir pointed at tmp/manifests."""
-    manifests = tmp / "manifests"
-    manifests.mkdir(parents=True, exist_ok=True)
-    variables = dict(BASE_VARS)
-    for role in ROLES:
-        variables["%s_manifests_dir" % role] = str(manifests)
-    variables.update(overrides or {})
-    for name in drop:
-        variables.pop(name, None)
-    (tmp / "vars.json").write_text(json.dumps(variables))
-    play = tmp / "render.yml"
-    play.write_text(PLAYBOOK % "\n".join("    - role: parametric_portal.infra.%s" % r for r in (roles or ROLES)))
-    (tmp / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "ANSIBLE_CONFIG": str(tmp / "ansible.cfg"),  # not the repository's (its inventory, callbacks)
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    })
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play), "-e", "@%s" % (tmp / "vars.json"), *extra_args],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )
+    return run_platform_roles(tmp, ansible_env(), BASE_VARS, ROLES, overrides, roles=roles, drop=drop, extra_args=extra_args,
+                              timeout=600)
 
 
 @pytest.fixture(scope="session")
