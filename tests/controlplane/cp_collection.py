@@ -31,7 +31,6 @@ PLATFORM_VARS: Dict[str, Any] = {
 }
 
 
-
 def render_platform(tmp: Path, env: Dict[str, str], overrides: Optional[Dict[str, Any]] = None,
                     roles: Optional[List[str]] = None) -> Path:
     result = run_platform_roles(tmp, env, PLATFORM_VARS, PLATFORM_ROLES, overrides, roles=roles)
