@@ -194,11 +194,19 @@ def test_modules_and_modprobe(host):
     load = host.file("/etc/modules-load.d/k3s.conf").content_string.split()
     assert "br_netfilter" in load and "overlay" in load
     conf = host.file("/etc/modprobe.d/parametric-portal-hardening.conf").content_string
-    for mod in ("cramfs", "freevxfs", "jffs2", "hfs", "hfsplus", "udf", "usb-storage", "dccp", "rds", "tipc"):
+    for mod in ("cramfs", "freevxfs", "jffs2", "hfs", "hfsplus", "udf", "usb-storage", "dccp", "rds", "tipc",
+                "firewire-core", "firewire-ohci", "firewire-sbp2"):
         assert f"install {mod} /bin/false" in conf and f"blacklist {mod}" in conf
     assert "overlay" not in active_lines(conf) and "squashfs" not in active_lines(conf)
     # modprobe resolves the install rule (the module itself need not exist in a container)
     assert "install /bin/false" in host.run("modprobe -n -v cramfs").stdout
+
+
+def test_no_core_dumps_from_login_shells(host):
+    # limits.d covers PAM sessions; the profile.d ulimit covers login shells outside them too.
+    assert host.file("/etc/profile.d/parametric-portal-coredumps.sh").contains("^ulimit -c 0$")
+    out = host.run("env -i PATH=/usr/bin:/bin bash -lc 'ulimit -Hc; ulimit -Sc'")
+    assert out.rc == 0 and out.stdout.split() == ["0", "0"], out.stdout + out.stderr
 
 
 def test_dev_shm(host):
@@ -284,6 +292,26 @@ def test_file_permissions(host):
         f = host.file(f"/etc/cron.{d}")
         if f.exists:
             assert (f.user, f.mode) == ("root", 0o700), d
+
+
+def test_debsums_weekly_check_runs_and_names_a_changed_package_file(host):
+    timer = host.service("parametric-portal-debsums.timer")
+    assert timer.is_enabled and timer.is_running
+    unit = "parametric-portal-debsums.service"
+    clean = host.run(f"systemctl start {unit}")
+    assert clean.rc == 0, host.run(f"journalctl -u {unit} -n 30 --no-pager").stdout
+    # A file of the debsums package itself (not a configuration file), changed behind dpkg's back:
+    # the unit must fail and its log must name the file. The file is put back afterwards.
+    md5sums = host.file("/var/lib/dpkg/info/debsums.md5sums").content_string.split("\n")
+    path = next("/" + line.split(None, 1)[1] for line in md5sums
+                if line.strip() and "/bin/" not in line and host.file("/" + line.split(None, 1)[1]).is_file)
+    assert host.run(f"cp -p {path} /run/pp-test-debsums-orig && echo changed >> {path}").rc == 0
+    try:
+        changed = host.run(f"systemctl start {unit}")
+        log = host.run(f"journalctl -u {unit} -n 30 --no-pager").stdout
+    finally:
+        host.run(f"cp -p /run/pp-test-debsums-orig {path} && rm -f /run/pp-test-debsums-orig")
+    assert changed.rc != 0 and path in log, log
 
 
 def _installed_before_converge(host):
