@@ -311,7 +311,9 @@ def test_debsums_weekly_check_runs_and_names_a_changed_package_file(host):
         log = host.run(f"journalctl -u {unit} -n 30 --no-pager").stdout
     finally:
         host.run(f"cp -p /run/pp-test-debsums-orig {path} && rm -f /run/pp-test-debsums-orig")
+        restored = host.run(f"systemctl start {unit}")  # leaves no failed unit behind for later tests
     assert changed.rc != 0 and path in log, log
+    assert restored.rc == 0
 
 
 def _installed_before_converge(host):
