@@ -404,15 +404,25 @@ def test_bad_inputs_rejected_before_any_change(fresh_host):
 
 # Everything a run could change, including what check mode is most tempted to touch: apt's lists
 # and caches (an `apt update` would rewrite them) and the set of running units.
-CHECK_FINGERPRINT = (
-    "set -o pipefail; "
-    "find /etc /usr/local/bin /usr/sbin /var/lib/rancher /var/lib/dpkg/status /root/.ssh /home /var/lib/aide "
-    "-xdev \\( -type f -o -type l \\) -not -path '/etc/machine-id' -print0 2>/dev/null | sort -z | xargs -0 sha256sum 2>/dev/null | sha256sum; "
-    "find /var/lib/apt /var/cache/apt -xdev -printf '%p %s %T@\\n' 2>/dev/null | sort | sha256sum; "
-    "systemctl list-unit-files --no-legend --state=enabled,masked | sort | sha256sum; "
-    "systemctl list-units --no-legend --state=active --plain | awk '{print $1}' | grep -v '^session-' | sort | sha256sum; "
-    "getent passwd | sha256sum"
-)
+def _check_fingerprint(tag: str) -> str:
+    """Hashes of what check mode must not change; the full lists stay in the container's /tmp
+    (outside every listed path) so a difference can be named."""
+    return (
+        "set -o pipefail; "
+        "find /etc /usr/local/bin /usr/sbin /var/lib/rancher /var/lib/dpkg/status /root/.ssh /home /var/lib/aide "
+        "-xdev \\( -type f -o -type l \\) -not -path '/etc/machine-id' -print0 2>/dev/null | sort -z "
+        f"| xargs -0 sha256sum 2>/dev/null > /tmp/fp-{tag}.files; sha256sum < /tmp/fp-{tag}.files; "
+        f"find /var/lib/apt /var/cache/apt -xdev -printf '%p %s %T@\\n' 2>/dev/null | sort > /tmp/fp-{tag}.apt; "
+        f"sha256sum < /tmp/fp-{tag}.apt; "
+        f"systemctl list-unit-files --no-legend --state=enabled,masked | sort > /tmp/fp-{tag}.enabled; "
+        f"sha256sum < /tmp/fp-{tag}.enabled; "
+        # the login's own units (user manager, runtime dir, session scopes) come and go with the SSH
+        # session's lifetime, not with anything the play does
+        "systemctl list-units --no-legend --state=active --plain | awk '{print $1}' "
+        f"| grep -Ev '^(session-|user@|user-runtime-dir@)' | sort > /tmp/fp-{tag}.active; "
+        f"sha256sum < /tmp/fp-{tag}.active; "
+        "getent passwd | sha256sum"
+    )
 
 
 def test_site_check_diff_on_a_never_converged_host(fresh_host):
@@ -420,7 +430,16 @@ def test_site_check_diff_on_a_never_converged_host(fresh_host):
     thing a careful operator runs): exit 0, no failed task, it says what it would change - the apt
     plan, the units and files, the host key, the K3s install - and the host is exactly as before:
     configuration, binaries, dpkg status, apt's lists and caches, units, users."""
-    before = _podman("exec", FRESH, "bash", "-c", CHECK_FINGERPRINT, timeout=600)
+    # The first SSH login and sudo of the admin write their own traces (ssh.service started by
+    # ssh.socket, ~/.cache, ~/.sudo_as_admin_successful); an operator's check run logs in too. Log in
+    # once the same way before the first fingerprint, so that only what the play does is compared.
+    ip = _podman("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", FRESH).strip()
+    login = subprocess.run(
+        ["ssh", "-i", str(ADMIN_KEY), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+         "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", f"deploy@{ip}", "sudo -n true"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert login.returncode == 0, f"the admin's first login on the fresh host failed: {login.stderr}"
+    before = _podman("exec", FRESH, "bash", "-c", _check_fingerprint("before"), timeout=600)
     proc = _playbook(fresh_host["inventory"], "--check", "--diff", timeout=1800)
     out = proc.stdout + proc.stderr
     (WORKDIR / "check-fresh.log").write_text(out)
@@ -437,5 +456,9 @@ def test_site_check_diff_on_a_never_converged_host(fresh_host):
     assert re.search(r"would generate the .*rsa.* host key", out), "the RSA host key replacement is not announced"
     assert re.search(r"TASK \[parametric_portal\.infra\.k3s :", out), "the K3s role did not run in check mode"
     assert "K3s is not installed on" in out and "would write the HelmChart" in out, "the platform play did not say what follows K3s"
-    after = _podman("exec", FRESH, "bash", "-c", CHECK_FINGERPRINT, timeout=600)
-    assert before == after, "check mode changed the fresh host"
+    after = _podman("exec", FRESH, "bash", "-c", _check_fingerprint("after"), timeout=600)
+    if before != after:
+        diff = _podman("exec", FRESH, "bash", "-c",
+                       "for k in files apt enabled active; do diff /tmp/fp-before.$k /tmp/fp-after.$k; done | head -60",
+                       check=False)
+        raise AssertionError(f"check mode changed the fresh host:\n{diff}")
