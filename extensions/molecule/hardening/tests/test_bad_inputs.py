@@ -2,8 +2,9 @@
 
 Each case runs the real playbook (parametric_portal.infra.hardening) against the converged
 Ubuntu container with one bad variable, asserts a non-zero exit, a message naming the variable,
-and an unchanged host fingerprint (checksums of /etc/ssh, /etc/sysctl.d, nftables, sudoers,
-passwd/shadow plus the live nft ruleset).
+and an unchanged host fingerprint (checksums of /etc/ssh, the admin's and root's ~/.ssh including
+authorized_keys, /etc/sysctl.d, nftables, systemd drop-ins, sudoers, passwd/shadow plus the live
+nft ruleset).
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import pytest
 from conftest import REPO_ROOT
 
 TARGET = "pp-hardening-ubuntu2404"
+# /home/*/.ssh and /root/.ssh: the key cases below target authorized_keys itself.
 FINGERPRINT = ("find /etc/ssh /etc/sysctl.d /etc/sudoers.d /etc/nftables.conf /etc/nftables.d /etc/passwd /etc/shadow "
-               "/etc/login.defs /etc/fstab -type f -exec sha256sum {} + | sort; nft list ruleset | sha256sum; "
-               "stat -c '%n %a %U' /etc/ssh/sshd_config /etc/shadow")
+               "/etc/login.defs /etc/fstab /etc/systemd/system /root/.ssh /home/*/.ssh -type f -exec sha256sum {} + | sort; "
+               "nft list ruleset | sha256sum; "
+               "stat -c '%n %a %U' /etc/ssh/sshd_config /etc/shadow /home/*/.ssh /home/*/.ssh/authorized_keys")
 
 
 def fingerprint() -> str:
@@ -43,6 +46,12 @@ CASES = {
     "host bits set": ({"hardening_k3s_api_allowed_cidrs": ["203.0.113.7/24"]}, "hardening_k3s_api_allowed_cidrs"),
     "bad acme email": ({"infra_acme_email": "not-an-email"}, "infra_acme_email"),
     "impossible vCPU threshold": ({"preflight_min_vcpus": 4096}, "preflight_min_vcpus"),
+    "prod opens 6443 to the world": ({"infra_environment": "prod", "hardening_k3s_api_allowed_cidrs": ["0.0.0.0/0"]},
+                                     "hardening_k3s_api_world_allowed"),
+    "prod lists 6443 as public": ({"infra_environment": "prod", "hardening_firewall_allowed_tcp": [80, 443, 6443]},
+                                  "hardening_k3s_api_world_allowed"),
+    "kubelet port public": ({"hardening_firewall_allowed_tcp": [80, 443, 10250]}, "hardening_firewall_allowed_tcp"),
+    "flannel port public": ({"hardening_firewall_allowed_udp": [8472]}, "hardening_firewall_allowed_udp"),
 }
 
 
