@@ -96,9 +96,28 @@ def _assert_site_in_force(host) -> None:
         assert line in sshd.splitlines(), f"sshd -T lacks {line!r}"
     assert host.service("ssh").is_running
 
-    ruleset = host.check_output("nft list ruleset")
-    assert "policy drop" in ruleset, "no inbound drop policy in the live nftables ruleset"
-    assert re.search(r"tcp dport 6443 .*accept", ruleset) or "6443" in ruleset
+    # The hardening table itself (not "some chain somewhere") drops by default, on input and forward.
+    table = host.check_output("nft list table inet parametric_portal_filter")
+    assert re.search(r"chain input \{\s*type filter hook input priority filter; policy drop;", table), table
+    assert re.search(r"chain forward \{\s*type filter hook forward priority filter; policy drop;", table), table
+    # 6443 only from named address sets, and those sets hold the inventory's admin CIDR (and the node),
+    # never every address.
+    api_rules = [line.strip() for line in table.splitlines() if re.search(r"\bdport\b.*\b6443\b", line)]
+    assert api_rules and all(re.search(r"\bip6? saddr @\w+ accept\b", r) for r in api_rules), api_rules
+    sets = set(re.findall(r"saddr @(\w+)", "\n".join(api_rules)))
+    assert sets == {"k3s_api_v4", "k3s_api_v6", "cluster_nodes_v4", "cluster_nodes_v6"}, sets
+    for name in sets:
+        elements = host.check_output(f"nft list set inet parametric_portal_filter {name}")
+        assert "0.0.0.0/0" not in elements and "::/0" not in elements, elements
+    assert "10.88.0.0/16" in host.check_output("nft list set inet parametric_portal_filter k3s_api_v4")
+    # One server: no etcd port; kubelet and VXLAN only from the cluster nodes.
+    assert not re.search(r"\b2379\b", table), table
+    for port in ("10250", "8472"):
+        rules = [line.strip() for line in table.splitlines() if re.search(rf"\bdport {port}\b", line)]
+        assert rules and all("saddr @cluster_nodes_v" in r for r in rules), rules
+    # Forwarded traffic to pods from outside only through a DNAT from the public ports.
+    assert re.search(r"ct status dnat .*ct original proto-dst \{[^}]+\} accept", table), table
+    assert "ip daddr @k3s_cidrs_v4 accept" not in table, "anything to the pod CIDR is accepted"
 
     sysctl_files = host.check_output("cat /etc/sysctl.d/*.conf")
     for key in ("net.ipv4.conf.all.rp_filter", "net.ipv4.tcp_syncookies", "net.ipv4.ip_forward",
