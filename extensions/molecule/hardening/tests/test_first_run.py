@@ -7,9 +7,10 @@ inventories/*/group_vars: `ansible_user: deploy`), a user that does not exist ye
 - `-u root` (what the docs used to say) does not work: inventory variables outrank -u, so the play
   tries ppadmin and the host is unreachable.
 - `-e ansible_user=root` works: the play connects as root, creates the admin, proves the admin's
-  key login against the staged sshd (transport: ssh as root, no sudo), switches root login off and
-  moves sshd to the configured port.
-- Afterwards root is refused, the admin logs in, and the normal run (as ppadmin, on the new port)
+  key login against the staged sshd (transport: ssh as root, no sudo), and switches root login off,
+  with hardening_ssh_port 22 as the docs say (a port change needs a new connection, which root no
+  longer gets).
+- Afterwards root is refused, the admin logs in, and the normal run (as ppadmin)
   changes nothing.
 
 Only the concerns this is about run (packages, ssh, firewall); the whole role is the scenario's
@@ -94,13 +95,15 @@ def test_first_run_as_root_then_as_the_admin(fresh, admin_key):
     assert wrong.returncode != 0
     assert "UNREACHABLE" in wrong.stdout and "ppadmin@" in wrong.stdout + wrong.stderr, wrong.stdout[-2000:]
 
-    first = playbook(fresh["inventory"](22), "-e", "ansible_user=root")
+    # docs/hardening.md: keep hardening_ssh_port at 22 for the first run (root cannot open the new
+    # connection a port change needs); the scenario's group vars say 2222, so 22 is passed here.
+    first = playbook(fresh["inventory"](22), "-e", "ansible_user=root", "-e", "hardening_ssh_port=22")
     assert first.returncode == 0, (first.stdout + first.stderr)[-5000:]
-    assert login(fresh, "ppadmin", admin_key, 2222).returncode == 0, "the admin cannot log in after the first run"
-    assert login(fresh, "root", admin_key, 2222).returncode != 0, "root still logs in"
+    assert login(fresh, "ppadmin", admin_key, 22).returncode == 0, "the admin cannot log in after the first run"
+    assert login(fresh, "root", admin_key, 22).returncode != 0, "root still logs in"
 
     # From now on the inventory as it is (ansible_user ppadmin), on the configured port.
-    second = playbook(fresh["inventory"](2222))
+    second = playbook(fresh["inventory"](22), "-e", "hardening_ssh_port=22")
     out = second.stdout + second.stderr
     assert second.returncode == 0, out[-4000:]
     recap = {m[0]: int(m[2]) for m in RECAP.findall(second.stdout)}
