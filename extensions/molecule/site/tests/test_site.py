@@ -117,7 +117,9 @@ def _assert_site_in_force(host) -> None:
         assert rules and all("saddr @cluster_nodes_v" in r for r in rules), rules
     # Forwarded traffic to pods from outside only through a DNAT from the public ports.
     assert re.search(r"ct status dnat .*ct original proto-dst \{[^}]+\} accept", table), table
-    assert "ip daddr @k3s_cidrs_v4 accept" not in table, "anything to the pod CIDR is accepted"
+    lines = [line.strip() for line in table.splitlines()]
+    assert "ip daddr @k3s_cidrs_v4 accept" not in lines and "ip6 daddr @k3s_cidrs_v6 accept" not in lines, (
+        "anything to the pod CIDR is accepted")
 
     sysctl_files = host.check_output("cat /etc/sysctl.d/*.conf")
     for key in ("net.ipv4.conf.all.rp_filter", "net.ipv4.tcp_syncookies", "net.ipv4.ip_forward",
