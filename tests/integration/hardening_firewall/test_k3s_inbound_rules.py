@@ -202,8 +202,8 @@ def test_reachability_matches_the_k3s_table(rendered, topo, host):
             if result[-1].startswith("error"):
                 wrong.append("%s from %s: %s" % (key, cls, result[-1]))
             elif (result[-1] == "open") != should:
-                wrong.append("%s from %s (%s): %s, expected %s" % (key, cls, sources[cls], result[-1],
-                                                                     "open" if should else "dropped"))
+                expected = "open" if should else "dropped"
+                wrong.append("%s from %s (%s): %s, expected %s" % (key, cls, sources[cls], result[-1], expected))
         assert not wrong, "%s %s (%s):\n%s\nruleset:\n%s" % (
             topo, host, node["role"], "\n".join(wrong), rendered[topo][host].read_text())
         assert time.monotonic() - started < 30
