@@ -40,9 +40,8 @@ PROBE_TIMEOUT = 0.6
 _COUNTER = itertools.count()
 
 
-def _run(*cmd, **kw):
-    kw.setdefault("check", True)
-    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=120, **kw)
+def _run(*cmd, check=True, **kw):
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=120, check=check, **kw)
 
 
 def _ns(ns, *cmd, **kw):

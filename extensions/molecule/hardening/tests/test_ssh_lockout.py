@@ -76,7 +76,7 @@ def run_playbook(extra: dict, *args: str, inventory: Path | None = None, timeout
 def task_changed(out: str, name: str) -> bool:
     """Did the task whose banner ends in `name` report `changed` for the target?"""
     for section in out.split("\nTASK [")[1:]:
-        header, _, body = section.partition("\n")
+        header, unused, body = section.partition("\n")
         if header.split("]")[0].endswith(name):
             return f"changed: [{TARGET}]" in body
     raise AssertionError(f"task {name!r} not in the output:\n{out[-3000:]}")
