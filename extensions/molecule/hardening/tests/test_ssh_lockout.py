@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -61,7 +63,7 @@ def ssh_inventory(tmp_path: Path, key: Path, port: int) -> Path:
     return inv
 
 
-def run_playbook(extra: dict, *args: str, inventory: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_playbook(extra: dict, *args: str, inventory: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"]]
     if inventory is not None:
         cmd += ["-i", str(inventory)]
@@ -70,7 +72,23 @@ def run_playbook(extra: dict, *args: str, inventory: Path | None = None, timeout
     cmd += ["-l", TARGET, "-e", json.dumps(extra), *tags, *args, str(REPO_ROOT / "playbooks" / "hardening.yml")]
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="true",
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_HOST_KEY_CHECKING="false")
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT, check=False)
+    # Output to files, not pipes, and its own session: an ssh ControlPersist master left by the play
+    # (it detaches into a session of its own) would hold pipes open, and subprocess.run's timeout
+    # then waits on them for ever. On a timeout the play's whole process group is killed.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        with subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=REPO_ROOT,
+                              start_new_session=True) as proc:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+    if proc.returncode == -signal.SIGKILL:
+        raise AssertionError(f"ansible-playbook ran over {timeout} s and was killed:\n{(result.stdout + result.stderr)[-4000:]}")
+    return result
 
 
 def task_changed(out: str, name: str) -> bool:
