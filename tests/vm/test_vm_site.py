@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 import checks
+import lynis_report
 from conftest import Playbook, make_inventory, measure, report
 from vmlib import Vm, VmError
 
@@ -137,19 +138,11 @@ def test_lynis_inside_the_vm(vm):
         out = vm.root("lynis audit system --quick --no-colors >/dev/null 2>&1 || true; "
                       "dpkg-query -W -f '${Version}\\n' lynis; cat /var/log/lynis-report.dat", timeout=3600)
     version, _sep, dat = out.partition("\n")
-    found = {"index": None, "warnings": [], "suggestions": []}
-    for line in dat.splitlines():
-        key, _sep, value = line.partition("=")
-        if key == "hardening_index":
-            found["index"] = int(value)
-        elif key == "warning[]":
-            found["warnings"].append(value)
-        elif key == "suggestion[]":
-            found["suggestions"].append(value.split("|", 1)[0])
+    found = lynis_report.parse(dat)
     report("single VM: Lynis version", version.strip())
     report("single VM: Lynis hardening index", found["index"])
     report("single VM: Lynis warnings", found["warnings"])
-    report("single VM: Lynis suggestions", sorted(set(found["suggestions"])))
+    report("single VM: Lynis suggestions", lynis_report.test_ids(found["suggestions"]))
     assert found["index"] is not None, f"no hardening index in Lynis' report:\n{out[-2000:]}"
     assert not found["warnings"], f"Lynis warnings on the VM: {found['warnings']}"
     assert found["index"] >= LYNIS_MIN, f"Lynis hardening index {found['index']} < {LYNIS_MIN}"

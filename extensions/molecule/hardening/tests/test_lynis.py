@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from conftest import CONTAINERS, REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+import lynis_report  # noqa: E402  pylint: disable=wrong-import-position
 
 # What the role reaches, measured on these images with this scenario's inventory (docs/hardening.md,
 # "Lynis"): Ubuntu 24.04 85 (Lynis 3.0.9), Debian 12 85 (3.0.8), Debian 13 84 (3.1.4); the floor is
@@ -41,16 +45,7 @@ def _audit(name: str) -> dict:
         Path(keep, f"lynis-{name}.dat").write_text(report)
         subprocess.run(["podman", "cp", f"{name}:/var/log/lynis.log", str(Path(keep, f"lynis-{name}.log"))],
                        capture_output=True, check=False)
-    found = {"version": version.strip(), "warnings": [], "suggestions": [], "index": None}
-    for line in report.splitlines():
-        key, sep, value = line.partition("=")
-        if key == "hardening_index":
-            found["index"] = int(value)
-        elif key == "warning[]":
-            found["warnings"].append(value)
-        elif key == "suggestion[]":
-            found["suggestions"].append(value)
-    return found
+    return {"version": version.strip(), **lynis_report.parse(report)}
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +76,6 @@ def test_every_remaining_lynis_suggestion_is_argued(name, lynis_reports):
     report = lynis_reports[name]
     assert "error" not in report, report.get("error")
     argued = _argued_ids()
-    left = sorted({s.split("|", 1)[0] for s in report["suggestions"]} - argued)
+    left = sorted(set(lynis_report.test_ids(report["suggestions"])) - argued)
     assert not left, (f"Lynis suggestions on {name} not argued in {DOC.name} (### Lynis table): {left}\n"
                       + "\n".join(s for s in report["suggestions"] if s.split("|", 1)[0] in left))
