@@ -10,7 +10,8 @@ demo:            ## Run playbooks/site.yml against a local Ubuntu 24.04 systemd 
 lint:            ## yamllint + ansible-lint only (after `make bootstrap`)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" bash scripts/install-collection.sh >/dev/null
 	.venv/bin/yamllint -s .
-	ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/ansible-lint --profile production
+	ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" ANSIBLE_HOME="$(CURDIR)/build/ansible-home" \
+	  PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/ansible-lint --profile production
 
 bootstrap:       ## Install apt packages, podman settings and the venv
 	bash scripts/bootstrap-host.sh
