@@ -48,7 +48,12 @@ def fresh(admin_key, tmp_path_factory):
     podman("rm", "-f", NAME, check=False)
     masks = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "container-sysctl-masks.sh")], capture_output=True,
                            text=True, check=True).stdout.strip()
-    podman("run", "-d", "--name", NAME, "--systemd=always", "--cap-add", "SYS_ADMIN,NET_ADMIN",
+    # AUDIT_CONTROL: root on a VPS has it, and the staged-login proof needs it when the play logs in
+    # as root. root's SSH session sets loginuid 0; the staged sshd's PAM session for the admin
+    # (pam_loginuid) may change an already set loginuid only with this capability. Without it the
+    # probe fails with "pam_open_session(): Cannot make/remove an entry" (measured in this
+    # scenario), a container artifact, not a VPS one.
+    podman("run", "-d", "--name", NAME, "--systemd=always", "--cap-add", "SYS_ADMIN,NET_ADMIN,AUDIT_CONTROL",
            "--security-opt", "unmask=/proc/sys", "--security-opt", f"mask={masks}",
            "localhost/pp-ubuntu2404:latest", "/sbin/init")
     try:
