@@ -54,13 +54,22 @@ def admin_login(key: Path, port: int = PORT, timeout: int = 30) -> subprocess.Co
 
 
 def ssh_inventory(tmp_path: Path, key: Path, port: int) -> Path:
-    """The scenario's host, reached over SSH as the admin (host vars win over Molecule's podman ones)."""
-    inv = tmp_path / f"ssh-{port}.yml"
-    inv.write_text(json.dumps({"k3s_cluster": {"hosts": {TARGET: {
+    """The scenario's host, reached over SSH as the admin.
+
+    The connection variables go into a host_vars/ directory next to this second inventory source:
+    Molecule's inventory keeps `ansible_port: 2222` in its own host_vars/ directory, which outranks
+    host variables written inline in an inventory file, so an inline port was silently ignored
+    (the play then reused a persisted connection on the old port). Between two host_vars/
+    directories the later inventory source wins.
+    """
+    inv = tmp_path / f"ssh-{port}"
+    (inv / "host_vars").mkdir(parents=True, exist_ok=True)
+    (inv / "hosts.yml").write_text(json.dumps({"k3s_cluster": {"hosts": {TARGET: {}}}}))
+    (inv / "host_vars" / f"{TARGET}.yml").write_text(json.dumps({
         "ansible_connection": "ssh", "ansible_host": container_ip(TARGET), "ansible_port": port,
         "ansible_user": ADMIN, "ansible_ssh_private_key_file": str(key),
-        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}}}}))
-    return inv
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}))
+    return inv / "hosts.yml"
 
 
 def run_playbook(extra: dict, *args: str, inventory: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -200,8 +209,9 @@ def test_ssh_port_change_over_ssh(admin_key, tmp_path):
         assert back.returncode == 0, (back.stdout + back.stderr)[-4000:]
         assert admin_login(admin_key, PORT).returncode == 0, "no admin login after changing the port back"
     finally:
-        if admin_login(admin_key, PORT).returncode != 0:
-            run_playbook({})
+        if admin_login(admin_key, PORT).returncode != 0:  # still on the new port: move it back from there
+            run_playbook({"hardening_ssh_port": PORT}, "--tags", "ssh,firewall",
+                         inventory=ssh_inventory(tmp_path, admin_key, new))
 
 
 def test_firewall_that_locks_ssh_out_is_rolled_back(admin_key):
