@@ -55,3 +55,17 @@ def test_every_template_task_is_in_the_table_and_gated_by_it():
 @pytest.mark.parametrize("row", sorted(_table()), ids=str)
 def test_table_templates_exist(row):
     assert (ROLE / "templates" / _table()[row]["src"]).is_file()
+
+
+def test_every_drop_in_directory_names_the_tag_of_the_task_file_that_writes_into_it():
+    """facts.yml makes a directory only when its tag runs; a wrong tag would leave it missing."""
+    files_by_tag = {}
+    for task in yaml.safe_load((ROLE / "tasks" / "main.yml").read_text()):
+        included = task.get("ansible.builtin.import_tasks") or task.get("ansible.builtin.include_tasks")
+        for tag in task.get("tags", []):
+            if included:
+                files_by_tag.setdefault(tag, []).append(included)
+    dirs = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__hardening_dirs"]
+    for row in dirs:
+        writers = [name for name in files_by_tag.get(row["tag"], []) if row["path"] + "/" in (ROLE / "tasks" / name).read_text()]
+        assert writers, f"{row['path']}: no task file under tag {row['tag']!r} writes into it ({files_by_tag.get(row['tag'])})"
