@@ -18,8 +18,8 @@ DEPLOY = {"kind": "Deployment", "metadata": {"name": "api", "namespace": "parame
 HPA_STATUS_ONLY = {"changed": True, "diff": {
     "before": {"metadata": {"resourceVersion": "480", "managedFields": [{"manager": "kube-controller-manager"}]},
                "status": {"currentReplicas": 1, "desiredReplicas": 1}},
-    "after": {"metadata": {"resourceVersion": "505", "managedFields": [{"manager": "kube-controller-manager",
-                                                                         "subresource": "status"}]},
+    "after": {"metadata": {"resourceVersion": "505",
+                           "managedFields": [{"manager": "kube-controller-manager", "subresource": "status"}]},
               "status": {"currentReplicas": 1, "desiredReplicas": 2,
                          "conditions": [{"type": "AbleToScale", "reason": "SucceededRescale"}]}}}}
 IMAGE_DRIFT = {"changed": True, "diff": {
