@@ -247,6 +247,7 @@ def test_rollback_timer_fires_when_the_confirmation_does_not_come(admin_key):
     out = r.stdout + r.stderr
     try:
         assert r.returncode != 0, out[-3000:]
+        sh("journalctl --sync", check=False)
         journal = sh(f"journalctl -u parametric-portal-nft-rollback.service --since @{since} -o cat", check=False)
         assert "previous table restored" in journal, journal
         after = state()
