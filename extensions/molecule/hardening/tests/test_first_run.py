@@ -81,8 +81,7 @@ def fresh(admin_key, tmp_path_factory):
 
         yield {"ip": ip, "inventory": inventory}
     finally:
-        if not os.environ.get("DBG_KEEP"):
-            podman("rm", "-f", NAME, check=False)
+        podman("rm", "-f", NAME, check=False)
 
 
 def playbook(inventory: Path, *args: str) -> subprocess.CompletedProcess:
