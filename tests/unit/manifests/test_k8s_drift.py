@@ -1,8 +1,10 @@
 """k8s_drift: which objects of a check-mode apply really differ from the cluster (playbooks/k8s_diff.yml).
 
-The HPA case is the result kubernetes.core.k8s returned in this project's control-plane stage: the HPA
-controller wrote status between the module's read and its dry-run, and k8s:diff reported the unchanged
-HPA as drifted (test_diff_shows_a_drifted_live_object failed with "2 of 28 objects")."""
+The HPA case is written by hand in the shape of the result kubernetes.core.k8s returned in this
+project's control-plane stage (values such as resourceVersion are made up): the HPA controller wrote
+status between the module's read and its dry-run, and k8s:diff reported the unchanged HPA as drifted
+(test_diff_shows_a_drifted_live_object failed with "2 of 28 objects"). The real case runs against the
+real API server and controller manager in tests/controlplane."""
 from __future__ import annotations
 
 import pytest
