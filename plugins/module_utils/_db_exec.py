@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import signal
 import subprocess
 import threading
 
@@ -28,6 +29,8 @@ WRAPPER = (
     'exec "$@"'
 )
 CHUNK = 1024 * 1024
+# The signals on which a module stops, removes what it made and reports the interruption.
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 _AUTH_MARKERS = (
     "password authentication failed",
@@ -83,6 +86,17 @@ def conn_args(user=None, host=None, port=None):
     if user:
         args += ["-U", user]
     return args
+
+
+def ignore_signals():
+    """Ignore SIGNALS from now on: called by a module's handler on the first one and before its cleanup.
+
+    The first signal decides. A second one must not cut the cleanup short, and it does come: on Ctrl-C or
+    a SIGTERM to ansible-playbook, the controller passes the signal on to the worker's process group, and
+    the worker then sends it to that same group again before it exits; the module is in that group.
+    """
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def build_argv(prefix, command):

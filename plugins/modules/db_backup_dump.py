@@ -134,6 +134,7 @@ class _Interrupted(Exception):
 
 
 def _on_signal(signum, _frame):
+    dbx.ignore_signals()  # the first signal decides; a repeated one must not interrupt the cleanup
     raise _Interrupted("interrupted by signal %d" % signum)
 
 
@@ -203,6 +204,9 @@ def run_dump(p, runner, check_mode):
             dbx.atomic_rename(tmp[key], final[key])
         _fsync_dir(dest)
     finally:
+        # Nothing may stop the removal of the partial files once it starts (dbx.ignore_signals: the same
+        # SIGTERM arrives twice on an interrupted ansible-playbook run).
+        dbx.ignore_signals()
         runner.kill_child()
         for path in tmp.values():
             if os.path.exists(path):
@@ -227,7 +231,7 @@ def main():
         supports_check_mode=True,
     )
     runner = dbx.Runner(module.params["exec_prefix"], module.params["password"])
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in dbx.SIGNALS:
         signal.signal(sig, _on_signal)
     try:
         result = run_dump(module.params, runner, module.check_mode)

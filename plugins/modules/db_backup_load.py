@@ -133,6 +133,7 @@ class _ChecksumMismatch(Exception):
 
 
 def _on_signal(signum, _frame):
+    dbx.ignore_signals()  # the first signal decides; a repeated one must not interrupt dropping the database
     raise _Interrupted("interrupted by signal %d" % signum)
 
 
@@ -167,9 +168,8 @@ def restore(p, runner, conn, expected):
         if failure is not None:
             raise failure
     except (dbx.DbExecError, _ChecksumMismatch, _Interrupted, OSError) as exc:
+        dbx.ignore_signals()
         runner.kill_child()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
         try:
             runner.run(dbx.psql_command("DROP DATABASE IF EXISTS %s WITH (FORCE)" % ident, "postgres", conn))
             note = "; the restored database %s was dropped again, nothing else was changed" % p["database"]
@@ -220,7 +220,7 @@ def main():
 
     runner, conn = dbx.runner_and_conn(p)
     started, cpu_started = time.time(), _cpu_seconds()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in dbx.SIGNALS:
         signal.signal(sig, _on_signal)
     try:
         actual, space = restore(p, runner, conn, expected)
