@@ -88,8 +88,12 @@ def conn_args(user=None, host=None, port=None):
     return args
 
 
+class Interrupted(Exception):
+    """The module was stopped by one of SIGNALS (see raise_on_signals)."""
+
+
 def ignore_signals():
-    """Ignore SIGNALS from now on: called by a module's handler on the first one and before its cleanup.
+    """Ignore SIGNALS from now on: done on the first one and before a module's cleanup.
 
     The first signal decides. A second one must not cut the cleanup short, and it does come: on Ctrl-C or
     a SIGTERM to ansible-playbook, the controller passes the signal on to the worker's process group, and
@@ -97,6 +101,17 @@ def ignore_signals():
     """
     for sig in SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+
+
+def _interrupt(signum, _frame):
+    ignore_signals()
+    raise Interrupted("interrupted by signal %d" % signum)
+
+
+def raise_on_signals():
+    """From now on the first of SIGNALS raises Interrupted in the main thread; later ones are ignored."""
+    for sig in SIGNALS:
+        signal.signal(sig, _interrupt)
 
 
 def build_argv(prefix, command):

@@ -121,21 +121,11 @@ seconds:
 import datetime
 import json
 import os
-import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _db_exec as dbx
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _dump_retention as ret
-
-
-class _Interrupted(Exception):
-    pass
-
-
-def _on_signal(signum, _frame):
-    dbx.ignore_signals()  # the first signal decides; a repeated one must not interrupt the cleanup
-    raise _Interrupted("interrupted by signal %d" % signum)
 
 
 def _fsync_dir(path):
@@ -231,13 +221,12 @@ def main():
         supports_check_mode=True,
     )
     runner = dbx.Runner(module.params["exec_prefix"], module.params["password"])
-    for sig in dbx.SIGNALS:
-        signal.signal(sig, _on_signal)
+    dbx.raise_on_signals()
     try:
         result = run_dump(module.params, runner, module.check_mode)
     except dbx.DbExecError as exc:
         module.fail_json(msg="backup of database %s failed, no file kept: %s" % (module.params["database"], exc), error_kind=exc.kind)
-    except (_Interrupted, OSError, ValueError) as exc:
+    except (dbx.Interrupted, OSError, ValueError) as exc:
         module.fail_json(msg="backup of database %s failed, no file kept: %s" % (module.params["database"], exc), error_kind="local")
     module.exit_json(**result)
 

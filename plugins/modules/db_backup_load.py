@@ -116,7 +116,6 @@ space:
 import hashlib
 import os
 import resource
-import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -124,17 +123,8 @@ from ansible_collections.parametric_portal.infra.plugins.module_utils import _db
 from ansible_collections.parametric_portal.infra.plugins.module_utils import _dump_retention as ret
 
 
-class _Interrupted(Exception):
-    pass
-
-
 class _ChecksumMismatch(Exception):
     kind = "checksum"
-
-
-def _on_signal(signum, _frame):
-    dbx.ignore_signals()  # the first signal decides; a repeated one must not interrupt dropping the database
-    raise _Interrupted("interrupted by signal %d" % signum)
 
 
 def _cpu_seconds():
@@ -145,7 +135,7 @@ def _cpu_seconds():
 def restore(p, runner, conn, expected):
     """Space check, CREATE DATABASE, streamed pg_restore with sha256; drops what it created on failure.
 
-    Returns (sha256, space). Raises DbExecError / SpaceError / _ChecksumMismatch / _Interrupted /
+    Returns (sha256, space). Raises DbExecError / SpaceError / _ChecksumMismatch / dbx.Interrupted /
     OSError with a note about the dropped database appended to the message."""
     space_check = None
     if p["space_check"]:
@@ -167,7 +157,7 @@ def restore(p, runner, conn, expected):
                 % (p["backup"], digest.hexdigest(), expected, "; pg_restore: %s" % failure if failure else ""))
         if failure is not None:
             raise failure
-    except (dbx.DbExecError, _ChecksumMismatch, _Interrupted, OSError) as exc:
+    except (dbx.DbExecError, _ChecksumMismatch, dbx.Interrupted, OSError) as exc:
         dbx.ignore_signals()
         runner.kill_child()
         try:
@@ -220,13 +210,12 @@ def main():
 
     runner, conn = dbx.runner_and_conn(p)
     started, cpu_started = time.time(), _cpu_seconds()
-    for sig in dbx.SIGNALS:
-        signal.signal(sig, _on_signal)
+    dbx.raise_on_signals()
     try:
         actual, space = restore(p, runner, conn, expected)
     except dbx.SpaceError as exc:
         module.fail_json(msg="restore into %s refused: %s" % (p["database"], exc), error_kind="space", space=exc.space)
-    except (dbx.DbExecError, _ChecksumMismatch, _Interrupted, OSError) as exc:
+    except (dbx.DbExecError, _ChecksumMismatch, dbx.Interrupted, OSError) as exc:
         runner.kill_child()
         module.fail_json(msg="restore into %s failed: %s" % (p["database"], exc), error_kind=getattr(exc, "kind", "local"))
     module.exit_json(changed=True, database=p["database"], sha256=actual, seconds=round(time.time() - started, 3),

@@ -7,7 +7,7 @@ scenario's test_interrupted_dump_leaves_no_partial_file[playbook-terminated] fou
 `.bigdb-*.dump.partial` file still there: the second SIGTERM raised inside the dump module's
 `finally`, before the partial files were removed.
 
-Here the modules' own handlers are installed in this process and the exec seam is a test double
+Here the modules' handler (dbx.raise_on_signals, which both modules install) is installed in this process and the exec seam is a test double
 (FakeRunner) that delivers the two signals itself, deterministically: the first one while the dump
 or restore streams, the second one when the module starts cleaning up (kill_child is its first step).
 """
@@ -55,30 +55,25 @@ class FakeRunner:
         os.kill(os.getpid(), signal.SIGTERM)  # the worker's repeat of the same signal
 
 
-def _install(module):
-    for sig in dbx.SIGNALS:
-        signal.signal(sig, module._on_signal)  # pylint: disable=protected-access
-
-
 def test_dump_removes_its_partial_files_when_the_signal_comes_twice(tmp_path):
-    _install(db_backup_dump)
+    dbx.raise_on_signals()
     params = {"database": "appdb", "stamp": "20261207T120000Z", "dest": str(tmp_path), "create_levels": 1,
               "user": "", "host": "", "port": None, "server_version": "17.0", "owner": "app",
               "environment": "test", "cluster": "c"}
     runner = FakeRunner()
-    with pytest.raises(db_backup_dump._Interrupted, match="signal %d" % signal.SIGTERM):  # pylint: disable=protected-access
+    with pytest.raises(dbx.Interrupted, match="signal %d" % signal.SIGTERM):
         db_backup_dump.run_dump(params, runner, False)
     assert "kill_child" in runner.calls, "the cleanup did not run"
     assert not list(tmp_path.iterdir()), "files left after the interrupted dump: %s" % list(tmp_path.iterdir())
 
 
 def test_restore_drops_its_database_when_the_signal_comes_twice(tmp_path):
-    _install(db_backup_load)
+    dbx.raise_on_signals()
     archive = tmp_path / "appdb.dump"
     archive.write_bytes(b"PGDMP")
     params = {"database": "restored", "backup": str(archive), "owner": "", "space_check": False}
     runner = FakeRunner()
-    with pytest.raises(db_backup_load._Interrupted, match="dropped again"):  # pylint: disable=protected-access
+    with pytest.raises(dbx.Interrupted, match="dropped again"):
         db_backup_load.restore(params, runner, ["-w"], "0" * 64)
     drops = [c for c in runner.calls if isinstance(c, list) and any("DROP DATABASE" in part for part in c)]
     assert drops, "the restored database was not dropped: %s" % runner.calls
