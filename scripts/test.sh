@@ -26,26 +26,36 @@ t0=$SECONDS
 # Ctrl-C or a CI timeout stops both lanes and what they started, not only this shell.
 trap 'trap - INT TERM; echo "interrupted: stopping both lanes"; kill 0' INT TERM
 
+stage_log() { echo "$LOGDIR/${1//[:\/ ]/_}.log"; }
 stage() {  # stage NAME COMMAND...: run, log, record
   local name=$1; shift
-  local log="$LOGDIR/${name//[:\/ ]/_}.log" start=$SECONDS rc
+  local log start=$SECONDS secs rc
+  log=$(stage_log "$name")
   echo "==> $name${LANE:+  [$LANE]}"
-  "$@" >"$log" 2>&1; rc=$?
-  printf '%s\t%d\t%d\t%s\n' "$name" $((SECONDS - start)) "$rc" "${LANE:-setup}" >> "$RESULTS"
+  "$@" >"$log" 2>&1; rc=$?; secs=$((SECONDS - start))
+  printf '%s\t%d\t%d\t%s\n' "$name" "$secs" "$rc" "${LANE:-setup}" >> "$RESULTS"
   if [ $rc -eq 0 ]; then
-    echo "    ok   $name ($((SECONDS - start)) s)"
+    echo "    ok   $name ($secs s)"
   else
-    echo "    FAIL $name ($((SECONDS - start)) s, rc=$rc; the end of $log follows the stage times)"
+    echo "    FAIL $name ($secs s, rc=$rc; the end of $log follows the stage times)"
   fi
 }
 failed_count() { awk -F'\t' '$3 != 0' "$RESULTS" | wc -l; }
+summary() { local f; f=$(failed_count); echo "$(($(wc -l < "$RESULTS") - f)) passed, $f failed"; }
+print_failures() {  # the end of every failed stage's log, then their names
+  local name rc
+  while IFS=$'\t' read -r name _ rc _; do
+    [ "$rc" = 0 ] && continue
+    echo "--- FAIL $name (rc=$rc); last lines of $(stage_log "$name"):"; tail -n 40 "$(stage_log "$name")" | sed 's/^/    | /'
+  done < "$RESULTS"
+  echo "failed stages: $(awk -F'\t' '$3 != 0 {printf "%s ", $1}' "$RESULTS")"
+}
 
 # 1. Install. Without these nothing else can run, so a failure here stops the run.
 stage bootstrap bash scripts/bootstrap-host.sh
 stage images bash scripts/build-test-images.sh
 if [ "$(failed_count)" -ne 0 ]; then
-  awk -F'\t' '$3 != 0 {print "setup failed: " $1}' "$RESULTS"
-  tail -n 40 "$LOGDIR"/bootstrap.log "$LOGDIR"/images.log | sed 's/^/    | /'; exit 1
+  echo "setup failed"; print_failures; summary; exit 1
 fi
 export PATH="$ROOT/.venv/bin:$ROOT/.tools/bin:$ROOT/.tools/node_modules/.bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections"
@@ -130,20 +140,13 @@ else
   lane_checks; lane_molecule
 fi
 
-# 5. The release artifact.
+# 5. The release artifact, after both lanes.
+LANE=final
 stage galaxy-build bash scripts/galaxy-build-check.sh
 
 echo "stage times (in the order they ended; the lanes ran at the same time):"
 awk -F'\t' '{printf "  %-24s %5d s  %-4s  %s\n", $1, $2, ($3 == 0 ? "ok" : "FAIL"), $4}' "$RESULTS"
 echo "total $((SECONDS - t0)) s; logs in $LOGDIR"
-failed=$(failed_count); passed=$(($(wc -l < "$RESULTS") - failed))
-if [ "$failed" -ne 0 ]; then
-  while IFS=$'\t' read -r name _ rc _; do
-    [ "$rc" = 0 ] && continue
-    log="$LOGDIR/${name//[:\/ ]/_}.log"
-    echo "--- FAIL $name (rc=$rc); last lines of $log:"; tail -n 40 "$log" | sed 's/^/    | /'
-  done < "$RESULTS"
-  echo "failed stages: $(awk -F'\t' '$3 != 0 {printf "%s ", $1}' "$RESULTS")"
-fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$(failed_count)" -eq 0 ] || print_failures
+summary
+[ "$(failed_count)" -eq 0 ]
